@@ -1,0 +1,86 @@
+"""Service endpoints: liveness, readiness, metrics, index info, attribution and concept lookup."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from api.deps import read_access
+from api.routes.ask import check_text
+from api.runtime import get_runtime, run_blocking
+
+router = APIRouter(tags=["service"])
+
+# Shown when the engine cannot say (still loading, or an index without a knowledge manifest).
+FALLBACK_ATTRIBUTION: list[dict[str, str]] = [
+    {"name": "medquad", "licence": "CC BY 4.0",
+     "attribution": "MedQuAD (Ben Abacha & Demner-Fushman, BMC Bioinformatics 2019), CC BY 4.0."},
+    {"name": "pubmed", "licence": "NLM terms",
+     "attribution": "PubMed abstracts courtesy of the U.S. National Library of Medicine."},
+    {"name": "hpo", "licence": "HPO licence",
+     "attribution": "This service/product is using the Human Phenotype Ontology (version 2025-01-16)."},
+    {"name": "doid", "licence": "CC0 1.0", "attribution": "Human Disease Ontology (CC0), disease-ontology.org."},
+    {"name": "gemma", "licence": "Gemma Terms of Use",
+     "attribution": "Gemma is provided under and subject to the Gemma Terms of Use found at ai.google.dev/gemma/terms."},
+]
+
+
+@router.get("/healthz", summary="Liveness")
+async def healthz() -> dict[str, str]:
+    """Always 200 while the process serves requests."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness", responses={503: {"description": "Index loading or failed to load."}})
+async def readyz(request: Request) -> JSONResponse:
+    """200 once the index is loaded and the models are warm; 503 (with the reason) before that."""
+    runtime = get_runtime(request)
+    if runtime.ready and runtime.engine is not None:
+        return JSONResponse({"ready": True, "index": runtime.index, "revision": runtime.engine.revision})
+    reason = f"index failed to load: {runtime.error}" if runtime.error else "index is loading"
+    return JSONResponse({"ready": False, "reason": reason}, status_code=503, headers={"Retry-After": "5"})
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Requests and latencies per route, answer stage timings, readiness and index revision."""
+    runtime = get_runtime(request)
+    runtime.metrics.ready.set(1 if runtime.ready else 0)
+    if runtime.ready and runtime.engine is not None:
+        runtime.metrics.revision.set(runtime.engine.revision)
+    return Response(runtime.metrics.render(), media_type=runtime.metrics.content_type)
+
+
+@router.get("/v1/info", summary="Index and model information")
+async def info(request: Request, _: str = Depends(read_access)) -> dict[str, Any]:
+    """Index name, revision, counts, embedding model, dimension, FAISS factory and generator."""
+    engine = get_runtime(request).require_engine()
+    return await run_blocking(engine.info)  # type: ignore[no-any-return]
+
+
+@router.get("/v1/attribution", summary="Attribution lines the licences require")
+async def attribution(request: Request) -> dict[str, Any]:
+    """One entry per source (name, licence, attribution line) to display with answers."""
+    runtime = get_runtime(request)
+    items: list[dict[str, str]] = []
+    if runtime.ready and runtime.engine is not None:
+        items = list((await run_blocking(runtime.engine.info)).get("attribution") or [])
+    if items:
+        return {"attribution": items, "source": "index"}
+    return {"attribution": FALLBACK_ATTRIBUTION, "source": "fallback"}
+
+
+@router.get("/v1/concepts", summary="Link concepts in a text")
+async def concepts(
+    request: Request,
+    q: str = Query(..., description="Text in which to find concepts, e.g. 'heart attack'."),
+    _: str = Depends(read_access),
+) -> dict[str, Any]:
+    """Ontology concepts named in ``q`` with their codes (DOID, ICD-10-CM, MeSH, UMLS, SNOMED CT), synonyms and definitions."""
+    runtime = get_runtime(request)
+    engine = runtime.require_engine()
+    text = check_text(q, runtime, "q")
+    found = await run_blocking(engine.concepts, text)
+    return {"q": text, "count": len(found), "concepts": [c.to_dict() for c in found]}

@@ -1,0 +1,98 @@
+"""API keys: parsed from settings, kept only as SHA-256 digests, compared in constant time.
+
+A configured key is either ``name:secret`` (the client sends ``secret``; ``name`` identifies the
+client in logs and rate limits) or ``sha256:<64 hex digits>`` (the digest of the secret, so the
+secret itself never appears in configuration). A key without a colon is a bare secret.
+Clients send the secret as ``Authorization: Bearer <secret>`` or ``X-API-Key: <secret>``.
+
+Example:
+    >>> keys = KeyStore.parse(["portal:s3cret"])
+    >>> keys.identify("s3cret")
+    'portal'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from ragmed.errors import ConfigError
+
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """One accepted key: a name for logs and rate limits, and the SHA-256 digest of its secret."""
+
+    name: str
+    digest: bytes
+
+
+def hash_secret(secret: str) -> str:
+    """Return the ``sha256:<hex>`` form of ``secret``, suitable for ``RAGMED_API__API_KEYS``."""
+    return "sha256:" + hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+class KeyStore:
+    """The accepted API keys, held as digests.
+
+    Args:
+        keys: parsed keys.
+    """
+
+    def __init__(self, keys: Iterable[ApiKey] = ()) -> None:
+        self._keys = list(keys)
+
+    @classmethod
+    def parse(cls, entries: Iterable[SecretStr | str]) -> KeyStore:
+        """Parse configured keys (``name:secret``, ``sha256:<hex>`` or a bare secret).
+
+        Args:
+            entries: the values of ``settings.api.api_keys``.
+
+        Returns:
+            A store holding only the digests.
+
+        Raises:
+            ConfigError: an entry is empty or has a malformed digest (the message gives its position,
+                never the secret).
+        """
+        keys: list[ApiKey] = []
+        for i, entry in enumerate(entries):
+            raw = entry.get_secret_value() if isinstance(entry, SecretStr) else str(entry)
+            raw = raw.strip()
+            if raw.lower().startswith("sha256:"):
+                digest = raw[len("sha256:"):]
+                if not _HEX64.match(digest):
+                    raise ConfigError(f"api.api_keys[{i}]: a sha256 key needs 64 hex digits after 'sha256:'")
+                keys.append(ApiKey(name=f"sha256:{digest[:8].lower()}", digest=bytes.fromhex(digest)))
+                continue
+            name, sep, secret = raw.partition(":")
+            if not sep:
+                name, secret = f"key{i + 1}", raw
+            if not name or not secret:
+                raise ConfigError(f"api.api_keys[{i}]: expected 'name:secret' or 'sha256:<hex>', got an empty part")
+            keys.append(ApiKey(name=name, digest=hashlib.sha256(secret.encode("utf-8")).digest()))
+        return cls(keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def identify(self, presented: str) -> str | None:
+        """Return the name of the key whose secret is ``presented``, or None.
+
+        Every stored digest is compared with ``hmac.compare_digest``, without stopping early, so
+        the time taken does not depend on which key (if any) matched.
+        """
+        digest = hashlib.sha256(presented.encode("utf-8")).digest()
+        found: str | None = None
+        for key in self._keys:
+            if hmac.compare_digest(digest, key.digest):
+                found = key.name
+        return found

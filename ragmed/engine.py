@@ -1,0 +1,252 @@
+"""The engine: one object that asks, searches, adds and deletes over one index.
+
+The CLI, the HTTP API and the evaluation harness all go through ``Engine``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ragmed.build import Progress, delete, ingest, open_cache, read_sources
+from ragmed.config import Settings, load_settings
+from ragmed.embed import Embedder, make_embedder
+from ragmed.errors import ConfigError, InvalidRequestError
+from ragmed.index.docstore import Filters
+from ragmed.index.store import CONCEPTS, IndexStore
+from ragmed.retrieve import Query, Retriever, make_reranker
+from ragmed.types import Answer, Concept, Document, IngestReport, Passage
+
+logger = logging.getLogger(__name__)
+_EMBEDDERS: dict[tuple[str, str | None], Embedder] = {}
+_EMBEDDER_LOCK = threading.Lock()
+
+__all__ = ["Engine", "Filters"]
+
+
+def shared_embedder(settings: Settings) -> Embedder:
+    """One embedder per (model, device) per process: loading a model costs seconds."""
+    key = (settings.embedding.model, settings.embedding.device)
+    with _EMBEDDER_LOCK:
+        if key not in _EMBEDDERS:
+            _EMBEDDERS[key] = make_embedder(settings.embedding)
+        return _EMBEDDERS[key]
+
+
+def as_filters(filters: Filters | dict[str, Any] | None) -> Filters | None:
+    """Accept ``Filters`` or a plain dict of its fields.
+
+    Raises:
+        InvalidRequestError: an unknown filter field.
+    """
+    if filters is None or isinstance(filters, Filters):
+        return filters
+    unknown = set(filters) - set(Filters.__dataclass_fields__)
+    if unknown:
+        raise InvalidRequestError(f"unknown filter field(s): {', '.join(sorted(unknown))}")
+    return Filters(**filters)
+
+
+class Engine:
+    """Ask cited questions, search, and maintain one index.
+
+    Example:
+        >>> engine = Engine.open()              # builds the starter index on first use
+        >>> answer = engine.ask("What are the symptoms of type 2 diabetes?")
+        >>> print(answer.text, [c.url for c in answer.citations])
+    """
+
+    def __init__(self, settings: Settings, store: IndexStore, embedder: Embedder) -> None:
+        self.settings, self.store, self.embedder = settings, store, embedder
+        self.cache = open_cache(settings, embedder)
+        self._ontology = _load_ontology(store.folder / CONCEPTS)
+        self.retriever = Retriever(store, embedder, settings.retrieval,
+                                   expander=self._expand if self._ontology else None,
+                                   reranker=make_reranker(settings.retrieval))
+        self._answerers: dict[str, Any] = {}
+        self._answer_lock = threading.Lock()
+
+    # -- opening -------------------------------------------------------------------
+    @classmethod
+    def open(cls, settings: Settings | None = None, index: str | None = None, *,
+             build_if_missing: bool = True, progress: Progress | None = None) -> Engine:
+        """Open ``indexes/<index>``; build the starter index from the knowledge manifest if it is missing.
+
+        Raises:
+            IndexNotFoundError: the index does not exist and is not the buildable default.
+            ModelMismatchError: the index was built with another embedding model.
+            IndexCorruptError: an index file is damaged.
+        """
+        settings = settings or load_settings()
+        name = index or settings.index.name
+        folder = settings.index.root / name
+        embedder = shared_embedder(settings)
+        if not (folder / "docstore.sqlite").exists():
+            if not (build_if_missing and name == settings.index.name):
+                IndexStore.open(folder, None, None, settings.index)  # raises IndexNotFoundError listing indexes
+            from ragmed.build import build_knowledge
+
+            build_knowledge(settings, name=name, progress=progress, embedder=embedder)
+        store = IndexStore.open(folder, embedder.model_id, embedder.dimension, settings.index)
+        return cls(settings, store, embedder)
+
+    @classmethod
+    def create(cls, settings: Settings, index: str) -> Engine:
+        """Create (or open) an empty index named ``index``."""
+        embedder = shared_embedder(settings)
+        store = IndexStore.create(settings.index.root / index, embedder.model_id, embedder.dimension, settings.index)
+        return cls(settings, store, embedder)
+
+    # -- reading -------------------------------------------------------------------
+    @property
+    def revision(self) -> int:
+        return self.store.manifest.revision
+
+    def _expand(self, text: str) -> Query:
+        assert self._ontology is not None
+        expanded = self._ontology.expand(text)
+        return Query(text, expanded.text, expanded.text, list(expanded.concepts))
+
+    def concepts(self, text: str) -> list[Concept]:
+        """Concepts linked in ``text`` with their codes (empty when the index has no ontology)."""
+        return self._ontology.link(text) if self._ontology else []
+
+    def search(self, query: str, k: int | None = None, mode: str | None = None,
+               filters: Filters | dict[str, Any] | None = None) -> list[Passage]:
+        """Top-``k`` passages for ``query`` (see ``Retriever.search``)."""
+        return self.retriever.search(_clean(query), k=k, mode=mode, filters=as_filters(filters))
+
+    def answerer(self, backend: str | None = None) -> Any:
+        """The answerer for a generator backend (settings' default when None), built once."""
+        from ragmed.generate.answer import Answerer
+        from ragmed.generate.factory import make_generator
+
+        name = backend or self.settings.generation.backend
+        with self._answer_lock:
+            if name not in self._answerers:
+                generation = self.settings.generation.model_copy(update={"backend": name})
+                settings = self.settings.model_copy(update={"generation": generation})
+                self._answerers[name] = Answerer(settings, embedder=self.embedder, generator=make_generator(generation))
+            return self._answerers[name]
+
+    def _retrieve(self, question: str, k: int | None, filters: Any, mode: str | None = None) -> tuple[Query, list[Passage], float]:
+        started = time.perf_counter()
+        expanded = self.retriever.expand(question)
+        passages = self.retriever.search(question, k=k, mode=mode, filters=as_filters(filters), expanded=expanded)
+        return expanded, passages, time.perf_counter() - started
+
+    def ask(self, question: str, audience: str | None = None, k: int | None = None,
+            filters: Filters | dict[str, Any] | None = None, generator: str | None = None) -> Answer:
+        """Answer ``question`` from the index with checked citations.
+
+        Args:
+            question: the question (must not be empty).
+            audience: "clinician" or "public" (settings.safety.audience when None).
+            k: passages used as evidence.
+            filters: metadata filters for retrieval.
+            generator: backend name for this call (settings.generation.backend when None).
+
+        Raises:
+            InvalidRequestError: an empty question or an unknown audience.
+        """
+        question, audience = _clean(question), self._audience(audience)
+        started = time.perf_counter()
+        expanded, passages, retrieval_s = self._retrieve(question, k, filters)
+        answer = self.answerer(generator).answer(question, passages, audience)
+        return self._finish(answer, expanded, retrieval_s, started)
+
+    def stream(self, question: str, audience: str | None = None, k: int | None = None,
+               filters: Filters | dict[str, Any] | None = None, generator: str | None = None) -> Iterator[dict[str, Any]]:
+        """Like ``ask``, yielding ``{"type": "token", "text"}`` events, then ``{"type": "answer", "answer"}``."""
+        question, audience = _clean(question), self._audience(audience)
+        started = time.perf_counter()
+        expanded, passages, retrieval_s = self._retrieve(question, k, filters)
+        for event in self.answerer(generator).stream(question, passages, audience):
+            if event.get("type") == "answer":
+                event = {**event, "answer": self._finish(event["answer"], expanded, retrieval_s, started)}
+            yield event
+
+    def choose(self, question: str, options: dict[str, str], *, mode: str = "rag",
+               context: list[str] | None = None, k: int | None = None,
+               generator: str | None = None) -> tuple[str, dict[str, float]]:
+        """Pick one option (multiple choice or yes/no/maybe) given retrieved, given or no evidence.
+
+        Args:
+            mode: "rag" retrieves evidence, "oracle" uses ``context``, "closed-book" uses none.
+        """
+        if mode not in ("rag", "oracle", "closed-book"):
+            raise InvalidRequestError(f"mode must be rag, oracle or closed-book, got {mode!r}")
+        passages: list[Passage] = []
+        if mode == "rag":
+            _, passages, _ = self._retrieve(_clean(question), k, None)
+        elif mode == "oracle":
+            passages = [Passage(chunk_id=-1 - i, doc_id=f"context:{i}", text=t, score=1.0, start=0, end=len(t))
+                        for i, t in enumerate(context or [])]
+        return self.answerer(generator).choose(question, options, passages)
+
+    def _audience(self, audience: str | None) -> str:
+        audience = audience or self.settings.safety.audience
+        if audience not in ("clinician", "public"):
+            raise InvalidRequestError(f"audience must be 'clinician' or 'public', got {audience!r}")
+        return audience
+
+    def _finish(self, answer: Answer, expanded: Query, retrieval_s: float, started: float) -> Answer:
+        seen = {c.curie for c in expanded.concepts}
+        answer.concepts = list(expanded.concepts) + [c for c in self.concepts(answer.text) if c.curie not in seen]
+        answer.timings = {"retrieval_s": round(retrieval_s, 4), **answer.timings,
+                          "total_s": round(time.perf_counter() - started, 4)}
+        answer.index_revision = self.revision
+        return answer
+
+    def get_document(self, doc_id: str) -> Document | None:
+        return self.store.docstore.get_document(doc_id)
+
+    def info(self) -> dict[str, Any]:
+        from ragmed.knowledge import GEMMA_NOTICE, load_manifest
+
+        info = self.store.info()
+        info["generator"] = self.settings.generation.backend
+        info["concepts"] = self._ontology.count() if self._ontology else 0
+        try:
+            info["attribution"] = load_manifest(self.settings.knowledge).attributions
+        except ConfigError:
+            info["attribution"] = []
+        info["attribution"].append({"name": "gemma", "licence": "Gemma Terms of Use", "attribution": GEMMA_NOTICE})
+        return info
+
+    # -- writing -------------------------------------------------------------------
+    def add(self, documents: Iterable[Document], progress: Progress | None = None) -> IngestReport:
+        """Add or update documents; only changed ones are embedded."""
+        return ingest(self.store, self.embedder, documents, self.settings, self.cache, progress)
+
+    def add_paths(self, paths: Sequence[str | Path], format: str | None = None,
+                  progress: Progress | None = None) -> IngestReport:
+        """Add every record of the given files or folders in any supported format."""
+        report = IngestReport()
+        return ingest(self.store, self.embedder, read_sources(paths, report, format), self.settings,
+                      self.cache, progress, report)
+
+    def delete(self, doc_ids: Sequence[str]) -> int:
+        """Delete documents by id; return how many existed."""
+        return delete(self.store, doc_ids)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _clean(question: str) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise InvalidRequestError("question must not be empty")
+    return question.strip()
+
+
+def _load_ontology(path: Path) -> Any:
+    if not path.exists():
+        return None
+    from ragmed.ontology.service import OntologyService
+
+    return OntologyService.open(path)

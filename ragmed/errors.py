@@ -1,0 +1,87 @@
+"""The exceptions ragmed raises.
+
+Every error derives from ``RagmedError``::
+
+    RagmedError
+    ├── ConfigError          invalid settings or an unusable option value
+    ├── InvalidRequestError  a request that cannot be served as asked (empty question, bad k)
+    ├── IngestError          a source file or record that cannot be read (names file and record)
+    ├── IndexError_          index storage problems
+    │   ├── IndexNotFoundError    the named index does not exist (lists the ones that do)
+    │   ├── IndexCorruptError     a damaged or inconsistent index file
+    │   └── ModelMismatchError    the index was built with another embedding model
+    ├── RetrievalError       a search that cannot be run as asked (bad filter, bad mode)
+    ├── GenerationError      a generator backend failed or is unavailable
+    │   └── MissingDependencyError  an optional extra is not installed
+    └── OntologyError        a malformed ontology file or record (names file and line)
+"""
+
+from __future__ import annotations
+
+
+class RagmedError(Exception):
+    """Root of all ragmed errors."""
+
+
+class ConfigError(RagmedError):
+    """Settings or options that cannot be used."""
+
+
+class InvalidRequestError(RagmedError):
+    """A request that cannot be served as asked: an empty question, a bad option value."""
+
+
+class IngestError(RagmedError):
+    """A source that cannot be read; the message names the file and the record."""
+
+    def __init__(self, message: str, *, location: str | None = None) -> None:
+        self.location = location
+        super().__init__(f"{location}: {message}" if location else message)
+
+
+class IndexError_(RagmedError):
+    """Index storage problems (named with a trailing underscore to keep the builtin usable)."""
+
+
+class IndexNotFoundError(IndexError_):
+    """The named index does not exist."""
+
+
+class IndexCorruptError(IndexError_):
+    """An index file is damaged or inconsistent with its manifest."""
+
+
+class ModelMismatchError(IndexError_):
+    """The index was built with another embedding model or dimension."""
+
+
+class RetrievalError(RagmedError):
+    """A search that cannot be run as asked."""
+
+
+class GenerationError(RagmedError):
+    """A generator backend failed, timed out or is unavailable."""
+
+
+class MissingDependencyError(GenerationError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+
+class OntologyError(RagmedError):
+    """A malformed ontology file or record; the message names the file and line."""
+
+    def __init__(self, message: str, *, location: str | None = None) -> None:
+        self.location = location
+        super().__init__(f"{location}: {message}" if location else message)
+
+
+def require(module: str, extra: str):  # type: ignore[no-untyped-def]
+    """Import ``module`` or raise ``MissingDependencyError`` naming the extra to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{module} is not available - install it with: pip install 'ragmed[{extra}]'"
+        ) from exc

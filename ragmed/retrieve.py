@@ -1,0 +1,189 @@
+"""Retrieval: dense, BM25 and hybrid (fused) search with filters, expansion, diversity and reranking."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from ragmed.config import RetrievalSettings
+from ragmed.embed import Embedder
+from ragmed.errors import RetrievalError
+from ragmed.index.docstore import Filters
+from ragmed.index.store import IndexStore
+from ragmed.types import Concept, Passage
+
+logger = logging.getLogger(__name__)
+MODES = ("dense", "bm25", "hybrid")
+
+
+@dataclass
+class Query:
+    """A query after expansion: the text for each retriever and the concepts it linked."""
+
+    text: str
+    dense_text: str
+    lexical_text: str
+    concepts: list[Concept] = field(default_factory=list)
+
+
+Expander = Callable[[str], Query]
+
+
+class Reranker(Protocol):
+    """Reorders retrieved passages by relevance to the query."""
+
+    def rerank(self, query: str, passages: list[Passage]) -> list[Passage]:
+        ...
+
+
+class CrossEncoderReranker:
+    """sentence-transformers ``CrossEncoder`` from a local model path."""
+
+    def __init__(self, model_path: str) -> None:
+        from sentence_transformers import CrossEncoder
+
+        self._model = CrossEncoder(model_path, local_files_only=True)
+
+    def rerank(self, query: str, passages: list[Passage]) -> list[Passage]:
+        if not passages:
+            return passages
+        scores = self._model.predict([(query, p.text) for p in passages])
+        for passage, score in zip(passages, scores):
+            passage.scores["rerank"] = float(score)
+            passage.score = float(score)
+        return sorted(passages, key=lambda p: -p.score)
+
+
+def rrf(rankings: dict[str, list[tuple[int, float]]], weights: dict[str, float], k: int) -> dict[int, float]:
+    """Reciprocal rank fusion: ``sum(weight / (k + rank))`` over the rankings (ranks from 1)."""
+    fused: dict[int, float] = {}
+    for name, ranking in rankings.items():
+        for rank, (cid, _) in enumerate(ranking, start=1):
+            fused[cid] = fused.get(cid, 0.0) + weights.get(name, 1.0) / (k + rank)
+    return fused
+
+
+def weighted(rankings: dict[str, list[tuple[int, float]]], weights: dict[str, float]) -> dict[int, float]:
+    """Weighted sum of min-max normalised scores (a missing score counts as 0)."""
+    fused: dict[int, float] = {}
+    for name, ranking in rankings.items():
+        if not ranking:
+            continue
+        values = np.array([s for _, s in ranking], dtype=np.float64)
+        low, span = values.min(), float(values.max() - values.min()) or 1.0
+        for cid, score in ranking:
+            fused[cid] = fused.get(cid, 0.0) + weights.get(name, 1.0) * (score - low) / span
+    return fused
+
+
+def mmr(order: list[int], relevance: dict[int, float], vectors: dict[int, np.ndarray], k: int,
+        lam: float, dedup: float) -> list[int]:
+    """Maximal marginal relevance over ``order``, dropping near-duplicates (cosine >= ``dedup``)."""
+    if not order:
+        return []
+    rel = np.array([relevance[c] for c in order], dtype=np.float64)
+    rel = (rel - rel.min()) / ((rel.max() - rel.min()) or 1.0)
+    chosen: list[int] = []
+    remaining = list(range(len(order)))
+    while remaining and len(chosen) < k:
+        best, best_value = None, -np.inf
+        for i in remaining:
+            vector = vectors.get(order[i])
+            similarity = max((float(vector @ vectors[order[c]]) for c in chosen if vector is not None and order[c] in vectors), default=0.0)
+            if similarity >= dedup:
+                continue
+            value = lam * rel[i] - (1 - lam) * similarity
+            if value > best_value:
+                best, best_value = i, value
+        if best is None:
+            break
+        chosen.append(best)
+        remaining.remove(best)
+    return [order[i] for i in chosen]
+
+
+class Retriever:
+    """Dense, BM25 or hybrid retrieval over an ``IndexStore``.
+
+    Example:
+        >>> retriever = Retriever(store, embedder, RetrievalSettings())
+        >>> retriever.search("symptoms of type 2 diabetes", k=5, mode="hybrid")
+    """
+
+    def __init__(self, store: IndexStore, embedder: Embedder, settings: RetrievalSettings,
+                 expander: Expander | None = None, reranker: Reranker | None = None) -> None:
+        self.store, self.embedder, self.settings = store, embedder, settings
+        self.expander, self.reranker = expander, reranker
+
+    def expand(self, query: str) -> Query:
+        if self.expander is not None and self.settings.expand_query:
+            return self.expander(query)
+        return Query(query, query, query)
+
+    def search(self, query: str, k: int | None = None, mode: str | None = None,
+               filters: Filters | None = None, expanded: Query | None = None) -> list[Passage]:
+        """Return the top ``k`` passages for ``query``.
+
+        Args:
+            query: the question or search text.
+            k: passages returned (settings.top_k when None).
+            mode: "dense", "bm25" or "hybrid" (settings.mode when None).
+            filters: metadata filters applied before ranking.
+            expanded: a query already expanded by the caller.
+
+        Raises:
+            RetrievalError: an unknown mode, a non-positive k, or an empty query.
+        """
+        k = self.settings.top_k if k is None else k
+        mode = mode or self.settings.mode
+        if k <= 0:
+            raise RetrievalError(f"k must be greater than 0, got {k}")
+        if mode not in MODES:
+            raise RetrievalError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if not query.strip():
+            raise RetrievalError("query must not be empty")
+        q = expanded or self.expand(query)
+        allowed = self.store.allowed_ids(filters)
+        depth = max(self.settings.candidates, k * 3)
+        rankings: dict[str, list[tuple[int, float]]] = {}
+        if mode in ("dense", "hybrid"):
+            rankings["dense"] = self.store.dense_search(self.embedder.encode_query(q.dense_text), depth, allowed)
+        if mode in ("bm25", "hybrid"):
+            rankings["bm25"] = self.store.bm25_search(q.lexical_text, depth, allowed)
+        if mode == "hybrid":
+            weights = {"dense": self.settings.dense_weight, "bm25": self.settings.bm25_weight}
+            fused = (rrf(rankings, weights, self.settings.rrf_k) if self.settings.fusion == "rrf"
+                     else weighted(rankings, weights))
+        else:
+            fused = dict(rankings[mode])
+        order = sorted(fused, key=lambda c: -fused[c])[: max(depth, k)]
+        if self.settings.mmr_lambda < 1.0 or self.settings.dedup_threshold < 1.0:
+            order = mmr(order, fused, self.store.docstore.vectors(order), k * 2 if self.reranker else k,
+                        self.settings.mmr_lambda, self.settings.dedup_threshold)
+        passages = self._passages(order, fused, rankings)
+        if self.reranker is not None:
+            passages = self.reranker.rerank(query, passages)
+        return passages[:k]
+
+    def _passages(self, order: list[int], fused: dict[int, float],
+                  rankings: dict[str, list[tuple[int, float]]]) -> list[Passage]:
+        found = self.store.docstore.passages(order)
+        by_name = {name: dict(r) for name, r in rankings.items()}
+        out = []
+        for cid in order:
+            passage = found.get(cid)
+            if passage is None:
+                continue
+            passage.score = float(fused[cid])
+            passage.scores = {name: scores[cid] for name, scores in by_name.items() if cid in scores}
+            out.append(passage)
+        return out
+
+
+def make_reranker(settings: RetrievalSettings) -> Reranker | None:
+    """The configured reranker, or None when no model path is set."""
+    return CrossEncoderReranker(settings.reranker_model) if settings.reranker_model else None

@@ -1,0 +1,92 @@
+"""Streaming XML records and reading their text, for the PubMed, PMC and MedQuAD readers."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+from ragmed.errors import IngestError
+from ragmed.sources.files import GZIP_ERRORS, open_binary
+from ragmed.sources.layout import clean
+
+XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+# Inline elements that pretty-printing tools push onto a new line ("β\n\t<sub>2</sub>" is "β2").
+_TIGHT = frozenset({"sub", "sup"})
+
+
+def local_name(tag: object) -> str:
+    """The tag without its namespace ("{ns}math" -> "math"); "" for comments and processing instructions."""
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1]
+
+
+def element_text(element: ET.Element | None, skip: frozenset[str] = frozenset()) -> str:
+    """All text inside ``element`` with whitespace collapsed, leaving out subtrees named in ``skip``.
+
+    ``skip`` holds local names (without namespace); the text that follows a skipped element is kept.
+    """
+    if element is None:
+        return ""
+    pieces: list[str] = []
+    _collect(element, skip, pieces)
+    return clean("".join(pieces))
+
+
+def _collect(element: ET.Element, skip: frozenset[str], pieces: list[str]) -> None:
+    if element.text:
+        pieces.append(element.text)
+    for child in element:
+        name = local_name(child.tag)
+        if name in _TIGHT and pieces and "\n" in pieces[-1][len(pieces[-1].rstrip()):]:
+            pieces[-1] = pieces[-1].rstrip()
+        if name not in skip:
+            _collect(child, skip, pieces)
+        if child.tail:
+            pieces.append(child.tail)
+
+
+def stream_records(path: Path, record_tags: frozenset[str]) -> Iterator[ET.Element]:
+    """Yield each outermost element named in ``record_tags``, freeing it once the caller is done.
+
+    The file is parsed incrementally (``iterparse``), so memory stays flat on large files; a
+    record nested in another record is delivered as part of its outer record. Malformed XML
+    raises ``ET.ParseError`` (or a gzip error) after the good records before it were yielded.
+    """
+    depth = 0
+    stack: list[ET.Element] = []
+    with open_binary(path) as handle:
+        for event, element in ET.iterparse(handle, events=("start", "end")):
+            if event == "start":
+                stack.append(element)
+                if element.tag in record_tags:
+                    depth += 1
+                continue
+            stack.pop()
+            if element.tag not in record_tags:
+                continue
+            depth -= 1
+            if depth == 0:
+                yield element
+                element.clear()
+                if stack:
+                    stack[-1].remove(element)
+
+
+def parse_error(path: Path, error: Exception, after: str | None) -> IngestError:
+    """An ``IngestError`` for malformed XML or damaged gzip, naming line, column and the last good record."""
+    where = ""
+    if isinstance(error, ET.ParseError):
+        line, column = error.position
+        where = f" at line {line}, column {column}"
+        kind = "malformed XML"
+    else:
+        kind = "damaged gzip data"
+    context = f" (after record {after})" if after else " (before the first record)"
+    return IngestError(f"{kind}{where}{context}: {error}", location=str(path))
+
+
+#: What ``stream_records`` can raise on a bad file.
+STREAM_ERRORS = (ET.ParseError, *GZIP_ERRORS)

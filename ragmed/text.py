@@ -1,0 +1,53 @@
+"""Sentence splitting with character offsets, shared by chunking, answering and citation checks."""
+
+from __future__ import annotations
+
+import re
+
+_ABBREVIATIONS = {
+    "e.g", "i.e", "et al", "vs", "fig", "figs", "dr", "mr", "mrs", "ms", "no", "approx", "ca", "cf",
+    "resp", "etc", "inc", "st", "mg", "ml", "dept", "univ", "al", "jan", "feb", "mar", "apr", "jun",
+    "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "e.g.", "spp", "sp", "ref", "refs",
+}
+_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|(?<=:)\n")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-']*|\d+(?:\.\d+)?")
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Split ``text`` into sentences and return their ``(start, end)`` character spans.
+
+    Spans exclude surrounding whitespace, so ``text[start:end]`` is the sentence itself.
+    Common abbreviations ("e.g.", "et al.", "Fig.") and decimals do not end a sentence.
+    """
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        cut = match.start()
+        before = text[max(start, cut - 12):cut].rstrip("\"')]").lower()
+        last_word = re.split(r"[\s(]", before)[-1].rstrip(".") if before else ""
+        if match.group(0).strip() == "" or "\n" not in match.group(0):
+            if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
+                continue
+        _append(text, start, match.end() if match.group(0).strip() == "" else cut, spans)
+        start = match.end()
+    _append(text, start, len(text), spans)
+    return spans
+
+
+def _append(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    segment = text[start:end]
+    stripped_left = len(segment) - len(segment.lstrip())
+    stripped_right = len(segment) - len(segment.rstrip())
+    s, e = start + stripped_left, end - stripped_right
+    if e > s:
+        spans.append((s, e))
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word and number tokens of ``text``."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def approx_tokens(text: str) -> int:
+    """Approximate word-piece count of ``text`` (about 1.3 pieces per word, numbers and symbols counted)."""
+    return int(len(text.split()) * 1.3) + 1
