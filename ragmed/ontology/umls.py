@@ -1,7 +1,7 @@
 """UMLS Metathesaurus RRF files (MRCONSO, MRREL, MRSTY, MRDEF), streamed row by row.
 
-Options (``OntologySource.options``): ``languages`` (default ``["ENG"]``) keeps atoms, definitions
-and relations of those ``LAT`` values; ``suppress`` (default ``["O", "E", "Y"]``) drops rows whose
+Options (``OntologySource.options``): ``languages`` (default ``["ENG"]``) keeps the MRCONSO atoms of
+those ``LAT`` values; ``suppress`` (default ``["O", "E", "Y"]``) drops rows whose
 ``SUPPRESS`` column holds one of those flags. Concepts are ``UMLS:<CUI>``; each atom's source code
 becomes a cross-reference (``MSH`` -> ``MESH:D012711``, ``SNOMEDCT_US`` -> ``SNOMEDCT:...``). A row
 with the wrong number of columns is reported with its file and line and skipped.

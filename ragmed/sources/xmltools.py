@@ -14,6 +14,8 @@ XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 # Inline elements that pretty-printing tools push onto a new line ("β\n\t<sub>2</sub>" is "β2").
 _TIGHT = frozenset({"sub", "sup"})
+# Links whose text is empty show their target.
+_LINKS = frozenset({"ext-link", "uri", "self-uri"})
 
 
 def local_name(tag: object) -> str:
@@ -42,7 +44,9 @@ def _collect(element: ET.Element, skip: frozenset[str], pieces: list[str]) -> No
         name = local_name(child.tag)
         if name in _TIGHT and pieces and "\n" in pieces[-1][len(pieces[-1].rstrip()):]:
             pieces[-1] = pieces[-1].rstrip()
-        if name not in skip:
+        if name in _LINKS and not "".join(child.itertext()).strip() and child.get(XLINK_HREF):
+            pieces.append(child.get(XLINK_HREF, ""))
+        elif name not in skip:
             _collect(child, skip, pieces)
         if child.tail:
             pieces.append(child.tail)

