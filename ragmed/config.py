@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ragmed.errors import ConfigError
@@ -20,12 +20,35 @@ from ragmed.errors import ConfigError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def default_knowledge() -> Path:
+    """The starter knowledge manifest: ./knowledge, the source checkout, or the installed copy."""
+    import sys
+
+    candidates = [Path.cwd() / "knowledge", PROJECT_ROOT / "knowledge", Path(sys.prefix) / "share" / "ragmed" / "knowledge"]
+    for folder in candidates:
+        if (folder / "manifest.toml").exists():
+            return folder / "manifest.toml"
+    return candidates[0] / "manifest.toml"
+
+
+def default_index_root() -> Path:
+    """./indexes in a project folder, the source checkout's indexes/, else the user's data folder."""
+    import os
+
+    for folder in (Path.cwd(), PROJECT_ROOT):
+        if (folder / "indexes").is_dir() or (folder / "knowledge" / "manifest.toml").exists():
+            if os.access(folder, os.W_OK):
+                return folder / "indexes"
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "ragmed" / "indexes"
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class IndexSettings(_Section):
-    root: Path = Field(PROJECT_ROOT / "indexes", description="Folder that holds one sub-folder per index.")
+    root: Path = Field(default_factory=default_index_root, description="Folder that holds one sub-folder per index.")
     name: str = Field("starter", description="Index used when none is named.")
     factory: str = Field("Flat", description="FAISS index factory string (Flat, IVF256,Flat, HNSW32, IVF256,PQ16...).")
     use_gpu: bool = Field(True, description="Move the index to the GPU for search when faiss reports one.")
@@ -124,12 +147,7 @@ class Settings(BaseSettings):
     safety: SafetySettings = Field(default_factory=SafetySettings, description="Safety and audience.")
     api: ApiSettings = Field(default_factory=ApiSettings, description="HTTP API.")
     logging: LoggingSettings = Field(default_factory=LoggingSettings, description="Logging.")
-    knowledge: Path = Field(PROJECT_ROOT / "knowledge" / "manifest.toml", description="Starter knowledge manifest.")
-
-    @field_validator("knowledge")
-    @classmethod
-    def _knowledge_exists(cls, value: Path) -> Path:
-        return Path(value)
+    knowledge: Path = Field(default_factory=default_knowledge, description="Starter knowledge manifest (TOML).")
 
 
 def load_settings(preset: str | Path | None = None, **overrides: Any) -> Settings:
