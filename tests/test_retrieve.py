@@ -1,0 +1,62 @@
+"""Retrieval: fusion arithmetic, diversity, filters and modes on a real index."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ragmed.errors import RetrievalError
+from ragmed.retrieve import mmr, rrf, weighted
+
+
+@pytest.mark.unit
+def test_rrf_matches_hand_computation():
+    fused = rrf({"dense": [(1, 0.9), (2, 0.8)], "bm25": [(2, 7.0), (3, 5.0)]}, {"dense": 1.0, "bm25": 1.0}, k=60)
+    assert fused[1] == pytest.approx(1 / 61)
+    assert fused[2] == pytest.approx(1 / 62 + 1 / 61)
+    assert fused[3] == pytest.approx(1 / 62)
+    assert max(fused, key=fused.get) == 2
+
+
+@pytest.mark.unit
+def test_weighted_fusion_normalises_each_ranking():
+    fused = weighted({"dense": [(1, 0.9), (2, 0.5)], "bm25": [(2, 10.0), (3, 0.0)]}, {"dense": 2.0, "bm25": 1.0})
+    assert fused == {1: pytest.approx(2.0), 2: pytest.approx(1.0), 3: pytest.approx(0.0)}
+
+
+@pytest.mark.unit
+def test_mmr_drops_near_duplicates_and_keeps_order_of_relevance():
+    a = np.array([1.0, 0.0], dtype=np.float32)
+    b = np.array([0.999, 0.0447], dtype=np.float32)
+    b /= np.linalg.norm(b)
+    c = np.array([0.0, 1.0], dtype=np.float32)
+    chosen = mmr([1, 2, 3], {1: 3.0, 2: 2.9, 3: 1.0}, {1: a, 2: b, 3: c}, k=3, lam=0.8, dedup=0.95)
+    assert chosen == [1, 3]
+
+
+@pytest.mark.integration
+def test_modes_and_filters_on_real_index(small_engine):
+    query = "How is type 2 diabetes diagnosed?"
+    for mode in ("dense", "bm25", "hybrid"):
+        passages = small_engine.search(query, k=5, mode=mode)
+        assert passages and any("diabet" in p.text.lower() or "diabet" in p.title.lower() for p in passages[:3]), mode
+        assert all(p.url or p.source == "pubmedqa" for p in passages)
+    hybrid = small_engine.search(query, k=5, mode="hybrid")
+    assert {"dense", "bm25"} & set(hybrid[0].scores)
+    only_pubmed = small_engine.search(query, k=5, filters={"sources": ["pubmedqa"]})
+    assert only_pubmed and all(p.source == "pubmedqa" for p in only_pubmed)
+
+
+@pytest.mark.integration
+def test_hybrid_returns_distinct_passages(small_engine):
+    passages = small_engine.search("symptoms of diabetes", k=8, mode="hybrid")
+    texts = [p.text for p in passages]
+    assert len(set(texts)) == len(texts)
+
+
+@pytest.mark.integration
+def test_bad_search_requests_are_clear_errors(small_engine):
+    with pytest.raises(RetrievalError, match="mode must be one of"):
+        small_engine.search("x", mode="fuzzy")
+    with pytest.raises(RetrievalError, match="k must be greater than 0, got 0"):
+        small_engine.search("x", k=0)
