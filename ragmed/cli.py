@@ -129,7 +129,7 @@ def add(
 
 @app.command()
 def delete(
-    doc_ids: list[str] = typer.Argument(..., help="Document ids, e.g. pmid:12345 or medquad:0000001-1."),
+    doc_ids: list[str] = typer.Argument(..., help="Document ids, e.g. pmid:12345 or medquad:GARD/0000001-1."),
     index: Optional[str] = IndexOpt,
     as_json: bool = JsonOpt,
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from pathlib import Path
-from typing import IO
+from typing import BinaryIO
 
 from ragmed.errors import IngestError
 
@@ -21,7 +21,7 @@ def base_suffix(path: Path) -> str:
     return suffixes[-1] if suffixes else ""
 
 
-def open_binary(path: Path) -> IO[bytes]:
+def open_binary(path: Path) -> BinaryIO | gzip.GzipFile:
     """Open ``path`` for reading bytes, decompressing ``.gz`` files on the fly.
 
     Raises:

@@ -26,6 +26,7 @@ class _Parser(HTMLParser):
         self._skip_depth = 0
         self._in_title = False
         self._heading: str | None = None
+        self._bullet = False
         self._buffer: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -47,6 +48,7 @@ class _Parser(HTMLParser):
             self._flush()
             if tag in HEADINGS:
                 self._heading = tag
+            self._bullet = tag == "li"
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
@@ -70,6 +72,7 @@ class _Parser(HTMLParser):
         text = clean("".join(self._buffer))
         self._buffer = []
         heading, self._heading = self._heading, None
+        bullet, self._bullet = self._bullet, False
         if not text:
             return
         if heading:
@@ -77,7 +80,7 @@ class _Parser(HTMLParser):
                 self.first_h1 = text
             self.builder.section(text, heading=text)
         else:
-            self.builder.add(text)
+            self.builder.add(f"- {text}" if bullet else text)
 
     def close(self) -> None:
         super().close()

@@ -61,7 +61,7 @@ def split_labelled(abstract: str) -> list[tuple[str | None, str]]:
     if not matches or matches[0].start() != 0:
         return [(None, abstract)]
     parts = []
-    for match, following in zip(matches, matches[1:] + [None]):
+    for match, following in zip(matches, [*matches[1:], None], strict=True):
         end = following.start() if following else len(abstract)
         parts.append((match.group(1).strip(), abstract[match.end():end].strip()))
     return parts

@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ragmed.errors import IngestError
 from ragmed.sources.base import OnError
@@ -66,6 +67,7 @@ class MedQuADReader:
         focus = element_text(nodes.get("focus")) or element_text(nodes.get("doctitle-focus"))
         annotation = {
             "cuis": _texts(root, "cui"),
+            "synonyms": _texts(root, "synonym"),
             "semantic_types": _texts(root, "semantictype"),
             "semantic_group": element_text(nodes.get("semanticgroup")) or None,
         }
@@ -78,7 +80,7 @@ class MedQuADReader:
                 yield document
 
     def _document(self, pair: ET.Element, ordinal: int, path: Path, root: ET.Element, source: str,
-                  focus: str, annotation: dict[str, object], on_error: OnError) -> Document | None:
+                  focus: str, annotation: dict[str, Any], on_error: OnError) -> Document | None:
         children = {child.tag.lower(): child for child in pair}
         pid = pair.get("pid") or str(ordinal)
         question_node = children.get("question")

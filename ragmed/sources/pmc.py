@@ -12,7 +12,13 @@ from ragmed.sources.files import file_id
 from ragmed.sources.layout import TextBuilder, clean, iso_date
 from ragmed.sources.medline import pubmed_url
 from ragmed.sources.xmltools import (
-    STREAM_ERRORS, XLINK_HREF, XML_LANG, element_text, local_name, parse_error, stream_records,
+    STREAM_ERRORS,
+    XLINK_HREF,
+    XML_LANG,
+    element_text,
+    local_name,
+    parse_error,
+    stream_records,
 )
 from ragmed.types import Document, RecordError
 
@@ -139,7 +145,8 @@ def _walk(container: ET.Element, builder: TextBuilder, label: str) -> None:
         elif name == "p":
             builder.add(element_text(child, INLINE_SKIP))
         elif name in ("list", "def-list"):
-            items = [element_text(item, INLINE_SKIP) for item in child if local_name(item.tag) in ("list-item", "def-item")]
+            items = [element_text(item, INLINE_SKIP) for item in child
+                     if local_name(item.tag) in ("list-item", "def-item")]
             builder.add("\n".join(f"- {item}" for item in items if item))
         elif name in ("fig", "table-wrap"):
             caption = element_text(child.find("caption"), INLINE_SKIP)
@@ -168,7 +175,8 @@ def _date(meta: ET.Element) -> str | None:
     for kind in (*_DATE_ORDER, *dates):
         node = dates.get(kind)
         if node is not None:
-            date = iso_date(node.findtext("year"), node.findtext("month") or node.findtext("season"), node.findtext("day"))
+            month = node.findtext("month") or node.findtext("season")
+            date = iso_date(node.findtext("year"), month, node.findtext("day"))
             if date:
                 return date
     return None
@@ -179,4 +187,6 @@ def _author(contrib: ET.Element) -> str:
     if collab:
         return collab
     name = contrib.find("name")
-    return clean(f"{element_text(name.find('surname'))} {element_text(name.find('given-names'))}") if name is not None else ""
+    if name is None:
+        return ""
+    return clean(f"{element_text(name.find('surname'))} {element_text(name.find('given-names'))}")

@@ -8,12 +8,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ragmed.sources.base import OnError
+from ragmed.sources.files import read_head
 from ragmed.sources.layout import TextBuilder, iso_date, language_code, loose_date
 from ragmed.sources.medline import PUBMED_LICENCE, pick_doc_type, pubmed_url
-from ragmed.sources.xmltools import STREAM_ERRORS, element_text, parse_error, stream_records
+from ragmed.sources.xmltools import (
+    STREAM_ERRORS,
+    element_text,
+    parse_error,
+    stream_records,
+    xml_root,
+)
 from ragmed.types import Document, RecordError
 
-RECORD_TAGS = frozenset({"PubmedArticle", "PubmedBookArticle", "MedlineCitation"})
+ARTICLE_TAGS = frozenset({"PubmedArticle", "PubmedBookArticle"})
+CITATION_TAGS = frozenset({"MedlineCitation"})
 
 
 @dataclass
@@ -48,8 +56,9 @@ class PubMedReader:
                 the line and the last good PMID; the citations before it were yielded).
         """
         last: str | None = None
+        tags = CITATION_TAGS if xml_root(read_head(path)) == "MedlineCitationSet" else ARTICLE_TAGS
         try:
-            for record in stream_records(path, RECORD_TAGS):
+            for record in stream_records(path, tags):
                 document = self._document(record, path, last, on_error)
                 if document is not None:
                     last = document.metadata["pmid"]
@@ -153,9 +162,9 @@ def _metadata(record: ET.Element, citation: ET.Element, article: ET.Element, pmi
         "journal": element_text(article.find("Journal/Title")) or None,
         "journal_abbrev": element_text(article.find("Journal/ISOAbbreviation"))
         or element_text(citation.find("MedlineJournalInfo/MedlineTA")) or None,
-        "authors": [_author(a) for a in article.iterfind("AuthorList/Author") if _author(a)],
+        "authors": [name for a in article.iterfind("AuthorList/Author") if (name := _author(a))],
         "mesh": [name for h in headings if (name := element_text(h.find("DescriptorName")))],
-        "mesh_ui": [h.find("DescriptorName").get("UI", "") for h in headings if h.find("DescriptorName") is not None],
+        "mesh_ui": [d.get("UI", "") for h in headings if (d := h.find("DescriptorName")) is not None],
         "mesh_major": [element_text(h.find("DescriptorName")) for h in headings
                        if any(n.get("MajorTopicYN") == "Y" for n in h)],
         "keywords": [element_text(k) for k in citation.iterfind("KeywordList/Keyword") if element_text(k)],

