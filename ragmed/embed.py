@@ -7,6 +7,7 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -79,6 +80,8 @@ class SentenceTransformerEmbedder:
         self.dimension = int(self._model.get_embedding_dimension())
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self._cache_lock = threading.Lock()
+        self._batcher = QueryBatcher(self.encode, max_batch=settings.batch_size)
 
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -96,16 +99,55 @@ class SentenceTransformerEmbedder:
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
-        cached = self._queries.get(text)
-        if cached is not None:
-            self._queries.move_to_end(text)
-            return cached
-        vector = self.encode([text])[0]
+        """Encode one query; repeated queries come from an LRU, concurrent ones are batched together."""
+        with self._cache_lock:
+            cached = self._queries.get(text)
+            if cached is not None:
+                self._queries.move_to_end(text)
+                return cached
+        vector = self._batcher.submit(text)
         if self.settings.query_cache_size:
-            self._queries[text] = vector
-            while len(self._queries) > self.settings.query_cache_size:
-                self._queries.popitem(last=False)
+            with self._cache_lock:
+                self._queries[text] = vector
+                while len(self._queries) > self.settings.query_cache_size:
+                    self._queries.popitem(last=False)
         return vector
+
+
+class QueryBatcher:
+    """Encodes queries from concurrent callers in shared batches: the first caller to find no batch
+    running encodes everything queued so far, the others wait for their vector."""
+
+    def __init__(self, encode: Callable[[Sequence[str]], np.ndarray], max_batch: int = 32) -> None:
+        self._encode, self._max_batch = encode, max_batch
+        self._pending: list[tuple[str, Future[np.ndarray]]] = []
+        self._lock = threading.Lock()
+        self._running = threading.Lock()
+
+    def submit(self, text: str) -> np.ndarray:
+        future: Future[np.ndarray] = Future()
+        with self._lock:
+            self._pending.append((text, future))
+        while not future.done():
+            if self._running.acquire(timeout=0.005):
+                try:
+                    with self._lock:
+                        batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch:]
+                    if batch:
+                        self._run(batch)
+                finally:
+                    self._running.release()
+        return future.result()
+
+    def _run(self, batch: list[tuple[str, Future[np.ndarray]]]) -> None:
+        try:
+            vectors = self._encode([text for text, _ in batch])
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller, then re-raised there
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        for (_, future), vector in zip(batch, vectors):
+            future.set_result(vector)
 
 
 class EmbeddingCache:
