@@ -31,7 +31,7 @@ class OntologySource:
     version: str = ""
     licence: str = ""
     attribution: str = ""
-    cards: bool = False
+    cards: bool | str = False
 
 
 @dataclass
@@ -74,7 +74,7 @@ def load_manifest(path: Path) -> KnowledgeManifest:
         _require(entry, ("name", "path", "format"), path, "ontology", position)
         manifest.ontology.append(OntologySource(
             name=entry["name"], path=base / entry["path"], format=entry["format"], version=str(entry.get("version", "")),
-            licence=entry.get("licence", ""), attribution=entry.get("attribution", ""), cards=bool(entry.get("cards", False))))
+            licence=entry.get("licence", ""), attribution=entry.get("attribution", ""), cards=entry.get("cards", False)))
     return manifest
 
 

@@ -8,11 +8,12 @@ the file still loads. A file that cannot be read at all raises ``OntologyError``
 
 from __future__ import annotations
 
+import gzip
 import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import IO, Any, NamedTuple, Protocol, cast, runtime_checkable
 
 from ragmed.errors import OntologyError
 from ragmed.types import RecordError
@@ -146,3 +147,17 @@ def report(on_error: OnError | None, location: str, message: str) -> None:
     if on_error is None:
         raise OntologyError(message, location=location)
     on_error(RecordError(location=location, message=message))
+
+
+def open_file(path: Path, what: str, text: bool = False) -> IO[Any]:
+    """Open ``path`` for reading (gunzipped when it ends in ``.gz``; text as UTF-8).
+
+    Raises:
+        OntologyError: the file cannot be opened; the message names it.
+    """
+    try:
+        if path.suffix == ".gz":
+            return cast(IO[Any], gzip.open(path, "rt", encoding="utf-8", newline="") if text else gzip.open(path, "rb"))
+        return open(path, encoding="utf-8", newline="") if text else open(path, "rb")
+    except OSError as exc:
+        raise OntologyError(f"cannot open {what}: {exc}", location=str(path)) from exc

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,8 +65,21 @@ class OntologyReport:
 
 
 class _Acc:
-    __slots__ = ("label", "label_rank", "definition", "synonyms", "parents", "xrefs", "types", "features",
-                 "source", "version", "is_class", "excluded", "triples")
+    __slots__ = (
+        "definition",
+        "excluded",
+        "features",
+        "is_class",
+        "label",
+        "label_rank",
+        "parents",
+        "source",
+        "synonyms",
+        "triples",
+        "types",
+        "version",
+        "xrefs",
+    )
 
     def __init__(self) -> None:
         self.label: str | None = None
@@ -92,12 +105,12 @@ class ConceptBuilder:
 
     def add(self, triple: Triple) -> None:
         """Fold one triple into the record of its subject (blank-node subjects are ignored)."""
-        s, p, o = triple[0], str(triple[1]), triple[2]
-        if type(s).__name__ == "BNode":
+        s, p, o = str(triple[0]), str(triple[1]), triple[2]
+        if type(triple[0]).__name__ == "BNode":  # checked by name: lookups must not import rdflib
             return
         acc = self._acc.get(s)
         if acc is None:
-            acc = self._acc[str(s)] = _Acc()
+            acc = self._acc[s] = _Acc()
         acc.triples += 1
         if acc.source is None:
             acc.source, acc.version = triple.source, triple.version
@@ -140,30 +153,15 @@ class ConceptBuilder:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.unlink(missing_ok=True)
-        concepts = self.concepts()
-        per_source: dict[str, int] = {}
+        tables, per_source = self._tables()
         db = sqlite3.connect(tmp)
         try:
             db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA)
-            rows, syn, par, xr, feat = [], [], [], [], []
-            for iri, a in concepts.items():
-                curie = curies.iri_to_curie(iri)
-                per_source[a.source or ""] = per_source.get(a.source or "", 0) + 1
-                rows.append((curie, iri, a.label, a.definition, a.source, a.version,
-                             "; ".join(dict.fromkeys(a.types)) or None, a.triples))
-                seen = {(a.label or "").lower()}
-                for text, scope in a.synonyms:
-                    if text.lower() not in seen:
-                        seen.add(text.lower())
-                        syn.append((curie, text, scope))
-                par.extend((curie, p) for p in dict.fromkeys(a.parents))
-                xr.extend((curie, x) for x in dict.fromkeys(a.xrefs) if x != curie)
-                feat.extend((curie, kind, target) for kind, target in dict.fromkeys(a.features))
-            db.executemany("INSERT OR REPLACE INTO concepts VALUES (?,?,?,?,?,?,?,?)", rows)
-            db.executemany("INSERT INTO synonyms VALUES (?,?,?)", syn)
-            db.executemany("INSERT INTO parents VALUES (?,?)", par)
-            db.executemany("INSERT INTO xrefs VALUES (?,?)", xr)
-            db.executemany("INSERT INTO features VALUES (?,?,?)", feat)
+            db.executemany("INSERT OR REPLACE INTO concepts VALUES (?,?,?,?,?,?,?,?)", tables["concepts"])
+            db.executemany("INSERT INTO synonyms VALUES (?,?,?)", tables["synonyms"])
+            db.executemany("INSERT INTO parents VALUES (?,?)", tables["parents"])
+            db.executemany("INSERT INTO xrefs VALUES (?,?)", tables["xrefs"])
+            db.executemany("INSERT INTO features VALUES (?,?,?)", tables["features"])
             for source, counts in sources:
                 counts.concepts = per_source.get(counts.name, 0)
                 db.execute("INSERT OR REPLACE INTO ontologies VALUES (?,?,?,?,?,?,?,?,?)",
@@ -176,11 +174,31 @@ class ConceptBuilder:
         finally:
             db.close()
         os.replace(tmp, path)
-        return len(rows)
+        return len(tables["concepts"])
+
+    def _tables(self) -> tuple[dict[str, list[tuple[Any, ...]]], dict[str, int]]:
+        """Rows of every table, and the number of concepts per source."""
+        tables: dict[str, list[tuple[Any, ...]]] = {n: [] for n in ("concepts", "synonyms", "parents", "xrefs",
+                                                                    "features")}
+        per_source: dict[str, int] = {}
+        for iri, a in self.concepts().items():
+            curie = curies.iri_to_curie(iri)
+            per_source[a.source or ""] = per_source.get(a.source or "", 0) + 1
+            tables["concepts"].append((curie, iri, a.label, a.definition, a.source, a.version,
+                                       "; ".join(dict.fromkeys(a.types)) or None, a.triples))
+            seen = {(a.label or "").lower()}
+            for text, scope in a.synonyms:
+                if text.lower() not in seen:
+                    seen.add(text.lower())
+                    tables["synonyms"].append((curie, text, scope))
+            tables["parents"].extend((curie, p) for p in dict.fromkeys(a.parents))
+            tables["xrefs"].extend((curie, x) for x in dict.fromkeys(a.xrefs) if x != curie)
+            tables["features"].extend((curie, kind, target) for kind, target in dict.fromkeys(a.features))
+        return tables, per_source
 
 
-def build_concept_store(sources: Iterable[OntologySource], path: str | Path,
-                        on_error: OnError | None = None) -> OntologyReport:
+def build_concept_store(sources: Iterable[OntologySource], path: str | Path, on_error: OnError | None = None,
+                        progress: Callable[[str, int, int | None], None] | None = None) -> OntologyReport:
     """Load every source, fold its triples into concepts and write the SQLite store at ``path``.
 
     A bad record is reported (file and line) through ``on_error`` and in ``report.errors``; the rest of
@@ -192,6 +210,7 @@ def build_concept_store(sources: Iterable[OntologySource], path: str | Path,
         sources: the ontology files to load.
         path: the store file, e.g. ``indexes/<name>/concepts.sqlite``.
         on_error: called with each ``RecordError`` as it happens.
+        progress: ``progress("concepts", advance, total)``: the source count first, then one per source.
 
     Returns:
         ``OntologyReport`` with counts per source and every error.
@@ -203,6 +222,9 @@ def build_concept_store(sources: Iterable[OntologySource], path: str | Path,
     report = OntologyReport(path=str(path))
     builder = ConceptBuilder()
     done: list[tuple[OntologySource, SourceCounts]] = []
+    sources = list(sources)
+    if progress is not None:
+        progress("concepts", 0, len(sources))
 
     def record(error: RecordError) -> None:
         report.errors.append(error)
@@ -219,7 +241,10 @@ def build_concept_store(sources: Iterable[OntologySource], path: str | Path,
                 builder.add(triple)
                 counts.triples += 1
         except OntologyError as exc:
-            record(RecordError(location=exc.location or str(source.path), message=str(exc)))
+            location = exc.location or str(source.path)
+            record(RecordError(location=location, message=str(exc).removeprefix(f"{location}: ")))
+        except OSError as exc:  # a file that breaks off while read (a truncated .gz)
+            record(RecordError(location=str(source.path), message=f"cannot read: {exc}"))
         counts.version = source.version
         counts.errors = len(report.errors) - before
         counts.loader = dict(getattr(loader, "stats", {}))
@@ -227,6 +252,8 @@ def build_concept_store(sources: Iterable[OntologySource], path: str | Path,
         report.sources.append(counts)
         report.triples += counts.triples
         done.append((source, counts))
+        if progress is not None:
+            progress("concepts", 1, None)
     if report.triples == 0:
         raise OntologyError(f"no triples loaded from {len(done)} source(s): {[str(e) for e in report.errors][:3]}")
     report.concepts = builder.write(Path(path), done)

@@ -76,11 +76,11 @@ _NOT_CODES = {"URL", "HTTP", "HTTPS", "PMID", "ORCID", "ISBN", "DOI", "WIKIPEDIA
 _OBO_IRI = re.compile(r"^http://purl\.obolibrary\.org/obo/([A-Za-z][A-Za-z0-9]*)_(.+)$")
 
 CODE_NAMES: dict[str, str] = {
-    "DOID": "DOID", "HP": "HPO", "ICD10CM": "ICD-10-CM", "ICD10": "ICD-10", "ICD9CM": "ICD-9-CM",
-    "MESH": "MeSH", "UMLS": "UMLS", "SNOMEDCT": "SNOMED CT", "OMIM": "OMIM", "ORPHA": "Orphanet",
+    "DOID": "DOID", "ICD10CM": "ICD-10-CM", "ICD10": "ICD-10", "ICD9CM": "ICD-9-CM", "MESH": "MeSH",
+    "UMLS": "UMLS", "SNOMEDCT": "SNOMED CT", "HP": "HPO", "OMIM": "OMIM", "ORPHA": "Orphanet",
     "NCIT": "NCIt", "GARD": "GARD", "MONDO": "MONDO", "EFO": "EFO", "MEDDRA": "MedDRA", "ICDO": "ICD-O",
 }
-"""Display names of code systems, used in concept cards."""
+"""Display names of code systems, in the order cards and the CLI list them."""
 
 PREFIXED_CODES = {"DOID", "HP", "SYMP", "MONDO", "EFO", "OMIM", "ORPHA", "DECIPHER", "GARD", "MP", "GO"}
 """Code systems whose identifiers are written with their prefix (``DOID:9352`` but ``E11``)."""
@@ -162,3 +162,16 @@ def code_of(curie: str) -> tuple[str, str]:
     ``ICD10CM:E11`` -> ``("ICD10CM", "E11")``."""
     prefix, local = split_curie(curie)
     return (prefix, curie) if prefix in PREFIXED_CODES else (prefix, local)
+
+
+def display_codes(codes: dict[str, list[str]], skip: str | None = None) -> list[str]:
+    """Codes as people read them, one string per system in ``CODE_NAMES`` order:
+    ``{"ICD10CM": ["E11"], "OMIM": ["OMIM:125853"]}`` -> ``["ICD-10-CM E11", "OMIM:125853"]``.
+    ``skip`` (a CURIE) is left out."""
+    out = []
+    for system in [s for s in CODE_NAMES if s in codes]:
+        values = [v for v in codes[system] if v != skip]
+        if values:
+            joined = ", ".join(values)
+            out.append(joined if system in PREFIXED_CODES else f"{CODE_NAMES[system]} {joined}")
+    return out

@@ -7,12 +7,10 @@ wrong number of columns is reported with its file and line and skipped.
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterator
-from typing import IO
 
 from ragmed.errors import OntologyError
-from ragmed.ontology.base import OnError, OntologySource, Triple, report
+from ragmed.ontology.base import OnError, OntologySource, Triple, open_file, report
 from ragmed.ontology.terms import HAS_PHENOTYPE, LABEL, TripleFactory, iri
 
 COLUMNS = ["database_id", "disease_name", "qualifier", "hpo_id", "reference", "evidence", "onset", "frequency",
@@ -34,18 +32,14 @@ class HpoaLoader:
             OntologyError: the file cannot be opened, or its column header is not the HPOA one.
         """
         path = source.path
-        try:
-            handle: IO[str] = (gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz"
-                               else open(path, encoding="utf-8"))
-        except OSError as exc:
-            raise OntologyError(f"cannot open HPOA file: {exc}", location=str(path)) from exc
+        handle = open_file(path, "HPOA file", text=True)
         names: dict[str, str] = {}
         phenotypes: dict[str, dict[str, None]] = {}
         version = source.version
         with handle:
             header_seen = False
             for lineno, line in enumerate(handle, 1):
-                line = line.rstrip("\n")
+                line = line.rstrip("\r\n")
                 if line.startswith("#"):
                     if line.startswith("#version:") and version is None:
                         version = line.split(":", 1)[1].strip()

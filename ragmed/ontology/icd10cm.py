@@ -3,8 +3,9 @@
 Every ``diag`` becomes ``ICD10CM:<code>`` with ``rdfs:label`` (desc), ``skos:notation`` (the code),
 ``oboInOwl:hasRelatedSynonym`` for each ``inclusionTerm`` and ``includes`` note, and
 ``rdfs:subClassOf`` its enclosing ``diag`` or, at the top, its ``section`` (``ICD10CM:E08-E13``), which
-is a concept too. A ``diag`` without a code is reported with its line; malformed XML stops the file
-with an error naming the line (what came before it has been yielded).
+is a concept too (a block of one category, such as ``B20``, is that category). A ``diag`` without a
+code is reported with its line; malformed XML stops the file with an error naming the line (what came
+before it has been yielded).
 """
 
 from __future__ import annotations
@@ -15,9 +16,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ragmed.errors import OntologyError
-from ragmed.ontology.base import OnError, OntologySource, Triple, report
+from ragmed.ontology.base import OnError, OntologySource, Triple, open_file, report
 from ragmed.ontology.terms import (
-    LABEL, NOTATION, OWL_CLASS, SUBCLASS_OF, SYNONYM, TYPE, Literal, TripleFactory, iri,
+    LABEL,
+    NOTATION,
+    OWL_CLASS,
+    SUBCLASS_OF,
+    SYNONYM,
+    TYPE,
+    Literal,
+    TripleFactory,
+    iri,
 )
 
 _RANGE_SUFFIX = re.compile(r"\s*\([A-Z0-9.\-]+\)\s*$")
@@ -85,11 +94,7 @@ class Icd10cmLoader:
         parser.StartElementHandler = start
         parser.EndElementHandler = end
         parser.CharacterDataHandler = text.append
-        try:
-            handle = open(path, "rb")
-        except OSError as exc:
-            raise OntologyError(f"cannot open ICD-10-CM file: {exc}", location=str(path)) from exc
-        with handle:
+        with open_file(path, "ICD-10-CM file") as handle:
             while chunk := handle.read(1 << 16):
                 try:
                     parser.Parse(chunk, False)
@@ -108,6 +113,8 @@ class Icd10cmLoader:
             self.stats["broken"] += 1
             report(on_error, f"{path}:{node.line}", f"<{node.tag}> without a code")
             return
+        if node.tag == "section" and "-" not in node.code:
+            return  # a one-category block (B20) is the category itself
         subject = iri(f"ICD10CM:{node.code}")
         out.append(make(subject, TYPE, OWL_CLASS))
         out.append(make(subject, NOTATION, Literal(node.code)))
@@ -117,6 +124,6 @@ class Icd10cmLoader:
         for synonym in dict.fromkeys(node.synonyms):
             out.append(make.literal(subject, SYNONYM["related"], synonym))
         parent = next((n for n in reversed(stack) if n.tag in ("diag", "section")), None)
-        if parent is not None and parent.code:
+        if parent is not None and parent.code and parent.code != node.code:
             out.append(make(subject, SUBCLASS_OF, iri(f"ICD10CM:{parent.code}")))
         self.stats["codes" if node.tag == "diag" else "sections"] += 1

@@ -9,18 +9,30 @@ stanza is reported with the file and line and skipped; the rest of the file load
 
 from __future__ import annotations
 
-import gzip
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from ragmed.errors import OntologyError
 from ragmed.ontology import curies
-from ragmed.ontology.base import OnError, OntologySource, Triple, report
+from ragmed.ontology.base import OnError, OntologySource, Triple, open_file, report
 from ragmed.ontology.terms import (
-    ALT_ID, COMMENT, DEFINITION, HAS_DBXREF, IN_SUBSET, LABEL, OWL_CLASS, OWL_ONTOLOGY, SUBCLASS_OF,
-    SYNONYM, TYPE, VERSION_INFO, Literal, TripleFactory, URIRef, iri,
+    ALT_ID,
+    COMMENT,
+    DEFINITION,
+    HAS_DBXREF,
+    IN_SUBSET,
+    LABEL,
+    OWL_CLASS,
+    OWL_ONTOLOGY,
+    SUBCLASS_OF,
+    SYNONYM,
+    TYPE,
+    VERSION_INFO,
+    Literal,
+    TripleFactory,
+    URIRef,
+    iri,
 )
 
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"\s*(.*)$')
@@ -72,11 +84,7 @@ class OboLoader:
             OntologyError: the file cannot be opened (or a stanza is broken and ``on_error`` is None).
         """
         path = source.path
-        try:
-            handle: IO[bytes] = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
-        except OSError as exc:
-            raise OntologyError(f"cannot open OBO file: {exc}", location=str(path)) from exc
-        with handle:
+        with open_file(path, "OBO file") as handle:
             yield from self._read(handle, source, on_error)
 
     def _read(self, handle: IO[bytes], source: OntologySource, on_error: OnError | None) -> Iterator[Triple]:

@@ -62,7 +62,7 @@ class RdfLoader:
         for s, p, o in graph:
             yield Triple(s, p, o, name, version)
 
-    def _recover(self, text: str, fmt: str, source: OntologySource, on_error: OnError) -> rdflib.Graph:
+    def _recover(self, text: str, fmt: str, source: OntologySource, on_error: OnError | None) -> rdflib.Graph:
         """Parse statement by statement, reporting each one that fails with its line."""
         graph = rdflib.Graph()
         preamble: list[str] = []
@@ -74,7 +74,7 @@ class RdfLoader:
             offset = sum(part.count("\n") + 1 for part in preamble)
             part = rdflib.Graph()
             try:
-                part.parse(data="\n".join(preamble + [chunk]), format=fmt, publicID=base)
+                part.parse(data="\n".join([*preamble, chunk]), format=fmt, publicID=base)
                 graph += part
             except _PARSE_ERRORS as exc:
                 self.stats["broken"] += 1

@@ -23,6 +23,7 @@ CREATE TABLE features (curie TEXT, kind TEXT, target TEXT);
 INDEXES = """
 CREATE INDEX synonyms_curie ON synonyms (curie);
 CREATE INDEX parents_curie ON parents (curie);
+CREATE INDEX parents_parent ON parents (parent);
 CREATE INDEX xrefs_curie ON xrefs (curie);
 CREATE INDEX xrefs_xref ON xrefs (xref);
 CREATE INDEX features_curie ON features (curie);

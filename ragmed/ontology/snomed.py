@@ -16,10 +16,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ragmed.errors import OntologyError
-from ragmed.ontology.base import OnError, OntologySource, Triple, report
+from ragmed.ontology.base import OnError, OntologySource, Triple, open_file, report
 from ragmed.ontology.terms import (
-    DEFINITION, FULLY_SPECIFIED_NAME, LABEL, OWL_CLASS, SEMANTIC_TYPE, SUBCLASS_OF, SYNONYM, TYPE,
-    TripleFactory, iri,
+    DEFINITION,
+    FULLY_SPECIFIED_NAME,
+    LABEL,
+    OWL_CLASS,
+    SEMANTIC_TYPE,
+    SUBCLASS_OF,
+    SYNONYM,
+    TYPE,
+    TripleFactory,
+    iri,
 )
 
 IS_A = "116680003"
@@ -85,11 +93,7 @@ class Rf2Loader:
 
     def _rows(self, path: Path, kind: str, on_error: OnError | None) -> Iterator[tuple[int, dict[str, str]]]:
         header: list[str] | None = None
-        try:
-            handle = open(path, encoding="utf-8", newline="")
-        except OSError as exc:
-            raise OntologyError(f"cannot open RF2 file: {exc}", location=str(path)) from exc
-        with handle:
+        with open_file(path, "RF2 file", text=True) as handle:
             for lineno, line in enumerate(handle, 1):
                 line = line.rstrip("\r\n")
                 if not line.strip() or line.startswith("#"):
@@ -106,9 +110,10 @@ class Rf2Loader:
                     continue
                 if len(fields) != len(header):
                     self.stats["broken"] += 1
-                    report(on_error, f"{path}:{lineno}", f"expected {len(header)} tab-separated fields, found {len(fields)}")
+                    report(on_error, f"{path}:{lineno}",
+                           f"expected {len(header)} tab-separated fields, found {len(fields)}")
                     continue
-                yield lineno, dict(zip(header, fields))
+                yield lineno, dict(zip(header, fields, strict=True))
 
 
 def _description(make: TripleFactory, row: dict[str, str]) -> Iterator[Triple]:

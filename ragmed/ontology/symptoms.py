@@ -11,7 +11,7 @@ import csv
 from collections.abc import Iterator
 
 from ragmed.errors import OntologyError
-from ragmed.ontology.base import OnError, OntologySource, Triple, report
+from ragmed.ontology.base import OnError, OntologySource, Triple, open_file, report
 from ragmed.ontology.terms import HAS_SYMPTOM, LABEL, TripleFactory, iri
 
 COLUMNS = ["disease_id", "disease_label", "symptom_id", "symptom_label"]
@@ -34,11 +34,7 @@ class SymptomLoader:
         path = source.path
         make = TripleFactory(str(source.name), source.version)
         labelled: set[str] = set()
-        try:
-            handle = open(path, encoding="utf-8", newline="")
-        except OSError as exc:
-            raise OntologyError(f"cannot open symptom table: {exc}", location=str(path)) from exc
-        with handle:
+        with open_file(path, "symptom table", text=True) as handle:
             rows = csv.reader(handle, delimiter="\t")
             header = next(rows, [])
             if header != COLUMNS:

@@ -13,17 +13,28 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ragmed.errors import OntologyError
-from ragmed.ontology.base import OnError, OntologySource, Triple, report
+from ragmed.ontology.base import OnError, OntologySource, Triple, open_file, report
 from ragmed.ontology.terms import (
-    DEFINITION, HAS_DBXREF, LABEL, OWL_CLASS, SEMANTIC_TYPE, SUBCLASS_OF, SYNONYM, TYPE, TripleFactory,
-    iri, ragmed_predicate,
+    DEFINITION,
+    HAS_DBXREF,
+    LABEL,
+    OWL_CLASS,
+    SEMANTIC_TYPE,
+    SUBCLASS_OF,
+    SYNONYM,
+    TYPE,
+    TripleFactory,
+    iri,
+    ragmed_predicate,
 )
 
 COLUMNS = {
-    "MRCONSO.RRF": ("CUI LAT TS LUI STT SUI ISPREF AUI SAUI SCUI SDUI SAB TTY CODE STR SRL SUPPRESS CVF").split(),
-    "MRREL.RRF": ("CUI1 AUI1 STYPE1 REL CUI2 AUI2 STYPE2 RELA RUI SRUI SAB SL RG DIR SUPPRESS CVF").split(),
-    "MRSTY.RRF": "CUI TUI STN STY ATUI CVF".split(),
-    "MRDEF.RRF": "CUI AUI ATUI SATUI SAB DEF SUPPRESS CVF".split(),
+    "MRCONSO.RRF": ["CUI", "LAT", "TS", "LUI", "STT", "SUI", "ISPREF", "AUI", "SAUI", "SCUI", "SDUI", "SAB", "TTY",
+                    "CODE", "STR", "SRL", "SUPPRESS", "CVF"],
+    "MRREL.RRF": ["CUI1", "AUI1", "STYPE1", "REL", "CUI2", "AUI2", "STYPE2", "RELA", "RUI", "SRUI", "SAB", "SL", "RG",
+                  "DIR", "SUPPRESS", "CVF"],
+    "MRSTY.RRF": ["CUI", "TUI", "STN", "STY", "ATUI", "CVF"],
+    "MRDEF.RRF": ["CUI", "AUI", "ATUI", "SATUI", "SAB", "DEF", "SUPPRESS", "CVF"],
 }
 """Documented columns of each file (UMLS Reference Manual); rows end with a trailing ``|``."""
 
@@ -63,11 +74,7 @@ class UmlsLoader:
 
     def _rows(self, path: Path, on_error: OnError | None) -> Iterator[tuple[int, dict[str, str]]]:
         names = COLUMNS[path.name]
-        try:
-            handle = open(path, encoding="utf-8", newline="")
-        except OSError as exc:
-            raise OntologyError(f"cannot open RRF file: {exc}", location=str(path)) from exc
-        with handle:
+        with open_file(path, "RRF file", text=True) as handle:
             for lineno, line in enumerate(handle, 1):
                 line = line.rstrip("\r\n")
                 if not line:
@@ -80,7 +87,7 @@ class UmlsLoader:
                     report(on_error, f"{path}:{lineno}",
                            f"expected {len(names)} columns ({'|'.join(names)}), found {len(fields)}")
                     continue
-                yield lineno, dict(zip(names, fields))
+                yield lineno, dict(zip(names, fields, strict=True))
 
     def _conso(self, path: Path, make: TripleFactory, languages: set[str], suppress: set[str],
                on_error: OnError | None) -> Iterator[Triple]:
