@@ -9,7 +9,8 @@ _ABBREVIATIONS = {
     "resp", "etc", "inc", "st", "mg", "ml", "dept", "univ", "al", "jan", "feb", "mar", "apr", "jun",
     "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "e.g.", "spp", "sp", "ref", "refs",
 }
-_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|(?<=:)\n")
+_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|\n")
+_BULLET = re.compile(r"\s*(?:[-*\u2022\u25aa\u25cf]|\d{1,2}[.)])\s")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-']*|\d+(?:\.\d+)?")
 
 
@@ -22,6 +23,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     for match in _BOUNDARY.finditer(text):
+        if match.group(0) == "\n" and not _line_break_ends_sentence(text, match.start()):
+            continue
         cut = match.start()
         before = text[max(start, cut - 12):cut].rstrip("\"')]").lower()
         last_word = re.split(r"[\s(]", before)[-1].rstrip(".") if before else ""
@@ -32,6 +35,20 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         start = match.end()
     _append(text, start, len(text), spans)
     return spans
+
+
+def _line_break_ends_sentence(text: str, position: int) -> bool:
+    """A single line break ends a sentence after a list (a bullet line followed by a non-bullet line)
+    or after a line that ends a sentence; wrapped lines (as in PDFs) stay together."""
+    line_start = text.rfind("\n", 0, position) + 1
+    previous = text[line_start:position]
+    next_end = text.find("\n", position + 1)
+    following = text[position + 1:next_end if next_end >= 0 else len(text)]
+    if not following.strip():
+        return False
+    if _BULLET.match(previous):
+        return not _BULLET.match(following)
+    return previous.rstrip().endswith((".", "!", "?")) and not _BULLET.match(following)
 
 
 def _append(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
