@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -55,11 +56,11 @@ def _authorize(request: Request, bearer: HTTPAuthorizationCredentials | None, he
     return identity
 
 
-async def read_access(
-    request: Request,
-    bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    header: str | None = Depends(_header),
-) -> str:
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+KeyHeader = Annotated[str | None, Depends(_header)]
+
+
+async def read_access(request: Request, bearer: Bearer, header: KeyHeader) -> str:
     """Allow a read: a key is checked when sent and required when ``require_key_for_reads`` is set.
 
     Returns:
@@ -71,14 +72,14 @@ async def read_access(
     return _authorize(request, bearer, header, write=False)
 
 
-async def write_access(
-    request: Request,
-    bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    header: str | None = Depends(_header),
-) -> str:
+async def write_access(request: Request, bearer: Bearer, header: KeyHeader) -> str:
     """Allow a write: a valid key is always required.
 
     Raises:
         ApiError: 401 (no key), 403 (wrong key), 429 (rate limit, with Retry-After).
     """
     return _authorize(request, bearer, header, write=True)
+
+
+ReadAccess = Annotated[str, Depends(read_access)]
+WriteAccess = Annotated[str, Depends(write_access)]

@@ -43,12 +43,12 @@ def _keep_prefix(label: str) -> Callable[[re.Match[str]], str]:
 
 _RULES: list[_Rule] = [
     (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), _const("[EMAIL]")),
-    (re.compile(r"\bhttps?://\S+", re.I), _const("[URL]")),
+    (re.compile(r"\bhttps?://\S+", re.IGNORECASE), _const("[URL]")),
     (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"), _const("[IP]")),
     (re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){3,7}[0-9A-Fa-f]{1,4}(?![\w:])"), _const("[IP]")),
     (re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){1,6}:(?:[0-9A-Fa-f]{1,4}:?){0,6}(?![\w:])"), _const("[IP]")),
     (
-        re.compile(r"(?P<prefix>\b(?:SSN|social security(?: number| no\.?)?)\s*[:#]?\s*)\d{3}-?\d{2}-?\d{4}\b", re.I),
+        re.compile(r"(?P<prefix>\b(?:SSN|social security(?: number| no\.?)?)\s*[:#]?\s*)\d{3}-?\d{2}-?\d{4}\b", re.IGNORECASE),
         _keep_prefix("[SSN]"),
     ),
     (re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), _const("[SSN]")),
@@ -62,17 +62,17 @@ _RULES: list[_Rule] = [
             r"(?P<prefix>\b(?:DOB|D\.O\.B\.?|date of birth|born(?: on)?)\s*[:#]?\s*)"
             r"(?:\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}|" + _MONTH + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}|"
             r"\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"\.?,?\s+\d{4})",
-            re.I,
+            re.IGNORECASE,
         ),
         _keep_prefix("[DATE]"),
     ),
     (re.compile(r"\b\d{4}[/.-]\d{1,2}[/.-]\d{1,2}\b"), _const("[DATE]")),
     (re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b"), _const("[DATE]")),
     (
-        re.compile(r"\b" + _MONTH + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?\b", re.I),
+        re.compile(r"\b" + _MONTH + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?\b", re.IGNORECASE),
         _const("[DATE]"),
     ),
-    (re.compile(r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"\.?(?:,?\s+\d{4})?\b", re.I), _const("[DATE]")),
+    (re.compile(r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"\.?(?:,?\s+\d{4})?\b", re.IGNORECASE), _const("[DATE]")),
     (re.compile(r"\b" + _MONTH + r"\.?,?\s+\d{4}\b"), _const("[DATE]")),
     (
         re.compile(
@@ -80,7 +80,7 @@ _RULES: list[_Rule] = [
             r"patient (?:id|number|no\.?|#)|chart (?:number|no\.?|#)|account (?:number|no\.?|#)|"
             r"member id|insurance (?:id|number)|policy (?:number|no\.?)|health ?card(?: number)?|"
             r"NHS (?:number|no\.?)|case (?:number|no\.?|#))\s*(?:is\s+)?[:#]?\s*)[A-Z0-9][A-Z0-9-]{3,}\b",
-            re.I,
+            re.IGNORECASE,
         ),
         _keep_prefix("[ID]"),
     ),
@@ -91,17 +91,17 @@ _RULES: list[_Rule] = [
         ),
         _const("[ADDRESS]"),
     ),
-    (re.compile(r"\bP\.?\s?O\.?\s+Box\s+\d+\b", re.I), _const("[ADDRESS]")),
+    (re.compile(r"\bP\.?\s?O\.?\s+Box\s+\d+\b", re.IGNORECASE), _const("[ADDRESS]")),
     (
         re.compile(
             r"(?P<prefix>\b(?:zip code|postal code|postcode|zip)\s*[:#]?\s*)(?=[A-Z]*\d)[A-Z0-9]{3,5}(?:[\s-][A-Z0-9]{3,4})?\b",
-            re.I,
+            re.IGNORECASE,
         ),
         _keep_prefix("[ZIP]"),
     ),
     (re.compile(r"(?P<prefix>\b[A-Z]{2},?\s+)\d{5}(?:-\d{4})?\b"), _keep_prefix("[ZIP]")),
     (re.compile(r"\b\d{5}-\d{4}\b"), _const("[ZIP]")),
-    (re.compile(r"\b(?:9\d|1[0-4]\d)[- ](?:year|yr)s?[- ]old\b", re.I), _const("[AGE 90+]")),
+    (re.compile(r"\b(?:9\d|1[0-4]\d)[- ](?:year|yr)s?[- ]old\b", re.IGNORECASE), _const("[AGE 90+]")),
     (re.compile(r"\b\d{7,}\b"), _const("[NUMBER]")),
     (
         re.compile(r"(?P<prefix>\b" + _TITLE + r"\.?\s+)" + _CAP_WORD + r"(?:\s+(?:[A-Z]\.\s*)?" + _CAP_WORD + r"){0,2}"),
@@ -112,7 +112,7 @@ _RULES: list[_Rule] = [
 _NAME_INTRO = re.compile(
     r"(?P<prefix>\b(?:my name is|my name's|i am called|call me|named|name\s*:|patient\s*:|pt\s*:|"
     r"signed|regards,|sincerely,)\s+)(?P<words>[A-Za-z'\-]+(?:\s+[A-Za-z'\-]+){0,2})",
-    re.I,
+    re.IGNORECASE,
 )
 
 

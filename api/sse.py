@@ -27,13 +27,13 @@ HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 def event(name: str, data: Any) -> bytes:
     """Frame one named event whose data is ``data`` as compact JSON."""
-    return f"event: {name}\ndata: {_json(data)}\n\n".encode("utf-8")
+    return f"event: {name}\ndata: {_json(data)}\n\n".encode()
 
 
 def data(payload: Any) -> bytes:
     """Frame one unnamed event; ``payload`` is JSON-encoded unless it is already a string."""
     text = payload if isinstance(payload, str) else _json(payload)
-    return f"data: {text}\n\n".encode("utf-8")
+    return f"data: {text}\n\n".encode()
 
 
 def parse(lines: Iterable[str]) -> list[tuple[str, str]]:
@@ -46,20 +46,20 @@ def parse(lines: Iterable[str]) -> list[tuple[str, str]]:
         One pair per event, data lines joined with newlines as the SSE specification says.
     """
     events: list[tuple[str, str]] = []
-    name, buf = "message", []
+    name, buf = "message", list[str]()
     for raw in lines:
         line = raw.rstrip("\r\n")
         if not line:
             if buf:
                 events.append((name, "\n".join(buf)))
-            name, buf = "message", []
+            name, buf = "message", list[str]()
         elif line.startswith(":"):
             continue
         elif line.startswith("event:"):
             name = line[6:].strip()
         elif line.startswith("data:"):
             value = line[5:]
-            buf.append(value[1:] if value.startswith(" ") else value)
+            buf.append(value.removeprefix(" "))
     if buf:
         events.append((name, "\n".join(buf)))
     return events

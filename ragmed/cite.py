@@ -27,6 +27,7 @@ from ragmed.text import split_sentences, words
 from ragmed.types import AnswerSentence, Citation, Passage
 
 ABSTAIN = "The retrieved evidence does not answer this question."
+_TRAILING = re.compile(r"([.!?])((?:\s*\[\d+(?:\s*[,;\u2013-]\s*\d+)*\])+)")
 MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;\u2013-]\s*\d+)*)\]")
 _STOP = frozenset("""a about above after again against all also am an and any are as at be because been before being
 below between both but by can could did do does doing down during each few for from further had has have having he
@@ -36,7 +37,32 @@ there these they this those through to too under until up very was we were what 
 will with would you your yours yourself yourselves one two per vs via among within whether thus however therefore
 on or nor no not never none neither without cannot although though yet even either
 study studies patients patient results result conclusion conclusions data using used use based""".split())
+# Words common in any scientific or plain-language claim; a sentence may add them without new content.
+_GENERIC = frozenset("""suggest suggests suggested show shows shown showed appear appears appeared seem seems seemed
+indicate indicates indicated demonstrate demonstrates demonstrated found find finding findings conclude concluded
+support supports supported evidence effect effects effective effectiveness efficacy efficacious impact important
+importance useful usefulness useful safe safety feasible feasibility possible possibly potential potentially likely
+unlikely may might could can should need needed needs further future research investigation investigations trial
+trials warranted confirm confirmed clinical clinically practice setting settings increase increased increases
+increasing decrease decreased decreases reduce reduced reduces reducing reduction improve improved improves
+improvement high higher highest low lower lowest large larger small smaller significant significantly
+insignificant different difference differences similar comparable compared comparison associated association
+associations related relationship relation role factor factors risk risks rate rates level levels outcome outcomes
+good better best poor worse overall general generally particular particularly specific specifically common commonly
+rare new novel present presence absence present provide provides provided offer offers allow allows help helps
+role use useful valuable value values good strong weak limited limit limitation limitations observed observe
+report reported reports identify identified identification predict predicts predictive predictor predictors
+determine determined assess assessed assessment evaluate evaluated evaluation measure measured method methods
+approach approaches tool tools strategy strategies option options treatment treatments therapy therapies
+management managed group groups population populations cohort sample subjects individuals people persons adults
+many most several various number numbers often frequent frequently rather well also only still although however
+thus therefore whereas both either neither whether despite unclear clear clearly remains remain remained
+considered consider considering appropriate recommended recommend recommendation benefit benefits beneficial
+adverse positive negative change changes changed lead leads led cause causes caused due result resulting""".split())
 _NEGATION = frozenset("no not never none neither nor without cannot nonsignificant insignificant".split())
+_AIM = re.compile(r"^\W*(to (assess|determine|evaluate|examine|investigate|compare|test|study|describe|identify)|"
+                  r"(the|our|this) (aim|purpose|objective|goal)s?\b|we (aimed|sought|hypothesi[sz]ed|asked)|this study (aimed|sought))",
+                  re.IGNORECASE)
 _NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)")
 
 
@@ -60,6 +86,9 @@ def terms(text: str) -> set[str]:
     return {stem(w) for w in words(text) if w not in _STOP and not w[0].isdigit() and len(w) > 1}
 
 
+_GENERIC_STEMS = frozenset(stem(w) for w in _GENERIC)
+
+
 def numbers(text: str) -> set[str]:
     """Numbers written in ``text``, normalised ("1,099" -> "1099", "5.0" -> "5")."""
     out = set()
@@ -67,6 +96,16 @@ def numbers(text: str) -> set[str]:
         value = m.group(1).replace(",", "")
         out.add(value.rstrip("0").rstrip(".") if "." in value else value)
     return out
+
+
+def negation_scope(text: str, width: int = 4) -> set[str]:
+    """Stemmed content words within ``width`` words after each negation cue of ``text``."""
+    tokens = words(text.lower().replace("n't", " not"))
+    scope: set[str] = set()
+    for i, w in enumerate(tokens):
+        if w in _NEGATION:
+            scope |= {stem(t) for t in tokens[i + 1: i + 1 + width] if t not in _STOP and not t[0].isdigit()}
+    return scope
 
 
 def negated(text: str) -> bool:
@@ -107,7 +146,7 @@ class _Unit:
     start: int
     end: int
     terms: set[str]
-    neg: bool
+    neg: set[str]
     vec: Any = None
 
 
@@ -130,6 +169,8 @@ class CitationChecker:
         embedder: optional embedder (``encode(list[str])``); without it only words and numbers count.
     """
 
+    novel_penalty = 0.1
+
     def __init__(self, threshold: float = 0.45, embedder: Embedder | None = None) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
@@ -143,7 +184,7 @@ class CitationChecker:
         return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
 
     def _units(self, passages: list[Passage]) -> list[list[_Unit]]:
-        units = [[_Unit(p.text[s:e], p.start + s, p.start + e, terms(p.text[s:e]), negated(p.text[s:e]))
+        units = [[_Unit(p.text[s:e], p.start + s, p.start + e, terms(p.text[s:e]), negation_scope(p.text[s:e]))
                   for s, e in split_sentences(p.text) if not looks_like_injection(p.text[s:e])] for p in passages]
         vecs = self._encode([u.text for us in units for u in us])
         if vecs is not None:
@@ -172,21 +213,35 @@ class CitationChecker:
         for j, u in enumerate(units):
             window = u.terms | (units[j - 1].terms if j else set()) | (units[j + 1].terms if j + 1 < len(units) else set())
             lexical = 0.6 * len(s_terms & u.terms) / len(s_terms) + 0.4 * len(s_terms & window) / len(s_terms)
+            if _AIM.search(u.text):
+                lexical *= 0.5
             sim = float(vec @ u.vec) if vec is not None and u.vec is not None else 0.0
             score = (0.3 * lexical + 0.3 * coverage + 0.4 * max(sim, 0.0)) if vec is not None else (0.6 * lexical + 0.4 * coverage)
             if best is None or score > best.score:
                 best = Support(score, index, u.text, u.start, u.end, lexical, coverage, sim)
         assert best is not None
         missing = s_nums - numbers(passage.text)
+        novel = s_terms - all_terms - _GENERIC_STEMS
+        if novel:
+            best.score -= self.novel_penalty * min(len(novel), 3)
+            best.reason = f"words not in evidence: {sorted(novel)}"
         if missing:
             best.score, best.reason = min(best.score, self.threshold * 0.5), f"numbers not in evidence: {sorted(missing)}"
-        elif negated(text) != self._best_unit_negated(best, units):
-            best.score, best.reason = best.score * 0.6, "negation differs from evidence"
+        elif not self._negation_agrees(text, s_terms, best, units):
+            best.score, best.reason = min(best.score, self.threshold * 0.5), "negation differs from evidence"
+        best.score = max(best.score, 0.0)
         return best
 
     @staticmethod
-    def _best_unit_negated(best: Support, units: list[_Unit]) -> bool:
-        return next(u.neg for u in units if u.start == best.start)
+    def _negation_agrees(text: str, s_terms: set[str], best: Support, units: list[_Unit]) -> bool:
+        """A negated claim needs a negation over the same words nearby in the evidence; a plain claim must
+        not assert what the best evidence sentence negates."""
+        j = next(i for i, u in enumerate(units) if u.start == best.start)
+        near = set().union(*(u.neg for u in units[max(j - 1, 0): j + 2]))
+        scope = negation_scope(text)
+        if scope:
+            return bool(scope & near) or not (scope & set().union(*(u.terms for u in units)))
+        return len(units[j].neg & s_terms) < 2
 
     def check(self, answer: str, passages: list[Passage]) -> CheckedAnswer:
         """Check every sentence of ``answer`` against ``passages`` (``[n]`` is ``passages[n-1]``).
@@ -195,8 +250,10 @@ class CitationChecker:
             The checked answer: supported sentences only, markers renumbered 1..N in order of first use,
             one ``Citation`` per distinct supporting sentence; ``ABSTAIN`` when nothing is supported.
         """
-        pieces = [strip_markers(answer[s:e]) for s, e in split_sentences(answer)]
-        pieces = [(t, m) for t, m in dict.fromkeys((t, tuple(m)) for t, m in pieces) if t]
+        answer = _TRAILING.sub(r"\2\1", answer)
+        pieces = [strip_markers(text) for text in _merge_headers([answer[s:e] for s, e in split_sentences(answer)])]
+        unique = dict.fromkeys((t, tuple(m)) for t, m in pieces)
+        pieces = [(t, list(m)) for t, m in unique if t and not t.endswith(":") and not _abstention(t)]
         units = self._units(passages)
         vecs = self._encode([t for t, _ in pieces])
         numbering: dict[tuple[int, int], Citation] = {}
@@ -238,3 +295,18 @@ def _with_markers(text: str, ns: list[int]) -> str:
     marks = "".join(f"[{n}]" for n in sorted(set(ns)))
     m = re.search(r"[.!?]+[\"')\]]*$", text)
     return f"{text[:m.start()]} {marks}{text[m.start():]}" if m else f"{text} {marks}."
+
+
+def _abstention(sentence: str) -> bool:
+    return "does not answer" in sentence.lower() and "evidence" in sentence.lower()
+
+
+def _merge_headers(sentences: list[str]) -> list[str]:
+    """Join a sentence ending in ":" (a list header) with what follows, so the pair is checked as one claim."""
+    out: list[str] = []
+    for sentence in sentences:
+        if out and out[-1].rstrip().endswith(":"):
+            out[-1] = f"{out[-1]} {' '.join(sentence.split())}"
+        else:
+            out.append(" ".join(sentence.split()))
+    return out

@@ -7,21 +7,21 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from api import sse
-from api.deps import read_access
+from api.deps import ReadAccess
 from api.errors import ApiError, error_body, status_for
 from api.redact import redact
 from api.runtime import Runtime, get_runtime, iterate_blocking, run_blocking
-from api.schemas import AskRequest, FiltersIn, GeneratorOptions, SearchRequest
+from api.schemas import AskRequest, FiltersIn, SearchRequest
 from api.serialize import answer_json, passage_json
 from ragmed.errors import RagmedError
 
 router = APIRouter(prefix="/v1", tags=["ask"])
 
-_STREAM_DOC = {
+_STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The answer as JSON, or as Server-Sent Events (`token` events, one `answer` event, `done`).",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
@@ -75,7 +75,7 @@ def answer_kwargs(runtime: Runtime, audience: str | None, k: int | None, filters
 
 
 @router.post("/ask", summary="Answer a question with checked citations", responses=_STREAM_DOC)
-async def ask(body: AskRequest, request: Request, _: str = Depends(read_access)) -> Any:
+async def ask(body: AskRequest, request: Request, _: ReadAccess) -> Any:
     """Answer ``question`` from the index.
 
     Returns the answer JSON (text with ``[n]`` markers, citations with spans and links, concepts
@@ -83,11 +83,12 @@ async def ask(body: AskRequest, request: Request, _: str = Depends(read_access))
     ``Accept: text/event-stream`` the answer streams as Server-Sent Events.
     """
     runtime = get_runtime(request)
-    engine = runtime.require_engine()
     question = check_text(body.question, runtime, "question")
     request.state.question = redact(question)
-    options = body.generator or GeneratorOptions()
-    kwargs = answer_kwargs(runtime, body.audience, body.k, body.filters, options.backend, options.max_new_tokens)
+    engine = runtime.require_engine()
+    options = body.generator
+    kwargs = answer_kwargs(runtime, body.audience, body.k, body.filters, options.backend if options else None,
+                           options.max_new_tokens if options else None)
     if not (body.stream or "text/event-stream" in request.headers.get("accept", "")):
         answer = await run_blocking(engine.ask, question, **kwargs)
         runtime.metrics.observe_answer(answer.timings, answer.generator, answer.abstained)
@@ -116,12 +117,12 @@ async def _sse(runtime: Runtime, first: dict[str, Any] | None, events: AsyncIter
 
 
 @router.post("/search", summary="Retrieve passages")
-async def search(body: SearchRequest, request: Request, _: str = Depends(read_access)) -> dict[str, Any]:
+async def search(body: SearchRequest, request: Request, _: ReadAccess) -> dict[str, Any]:
     """Return the top passages for ``query`` with scores and provenance."""
     runtime = get_runtime(request)
-    engine = runtime.require_engine()
     query = check_text(body.query, runtime, "query")
     request.state.question = redact(query)
+    engine = runtime.require_engine()
     started = time.perf_counter()
     passages = await run_blocking(engine.search, query, k=body.k, mode=body.mode, filters=filters_arg(body.filters))
     elapsed = time.perf_counter() - started

@@ -13,11 +13,11 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from api import sse
-from api.deps import read_access
+from api.deps import ReadAccess
 from api.errors import ApiError, error_body, status_for
 from api.redact import redact
 from api.routes.ask import answer_kwargs, check_text
@@ -66,21 +66,21 @@ def reply_text(answer: Answer) -> str:
 
 
 @router.get("/models", summary="Models (OpenAI-compatible)")
-async def models(_: str = Depends(read_access)) -> dict[str, Any]:
+async def models(_: ReadAccess) -> dict[str, Any]:
     """List the one model this service answers as: ``ragmed``."""
     return {"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "ragmed"}]}
 
 
 @router.post("/chat/completions", summary="Chat completions (OpenAI-compatible)")
-async def chat_completions(body: ChatRequest, request: Request, _: str = Depends(read_access)) -> Any:
+async def chat_completions(body: ChatRequest, request: Request, _: ReadAccess) -> Any:
     """Answer the last user message with cited evidence, in the OpenAI chat-completions format.
 
     Extensions accepted in the body: ``audience``, ``k`` and ``filters`` as in ``/v1/ask``.
     """
     runtime = get_runtime(request)
-    engine = runtime.require_engine()
     question = last_user_message(body, runtime)
     request.state.question = redact(question)
+    engine = runtime.require_engine()
     kwargs = answer_kwargs(runtime, body.audience, body.k, body.filters,
                            max_new_tokens=body.max_completion_tokens or body.max_tokens, limit_field=None)
     completion_id = "chatcmpl-" + uuid.uuid4().hex
@@ -107,6 +107,16 @@ async def chat_completions(body: ChatRequest, request: Request, _: str = Depends
                              media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
 
 
+def _tail(streamed: str, final: str) -> str:
+    """What to send after the streamed tokens so the reply ends with the checked answer."""
+    sent, final = streamed.strip(), final.strip()
+    if sent == final:
+        return ""
+    if sent and final.startswith(sent):
+        return final[len(sent):]
+    return f"\n\nChecked answer: {final}"
+
+
 def _chunk(completion_id: str, created: int, delta: dict[str, Any], finish: str | None = None,
            **extra: Any) -> bytes:
     return sse.data({"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": MODEL,
@@ -126,9 +136,7 @@ async def _chunks(runtime: Runtime, completion_id: str, created: int, first: dic
             elif event.get("type") == "answer":
                 answer: Answer = event["answer"]
                 runtime.metrics.observe_answer(answer.timings, answer.generator, answer.abstained)
-                tail = ""
-                if "".join(streamed).strip() != answer.text.strip():
-                    tail = f"\n\nChecked answer: {answer.text}"
+                tail = _tail("".join(streamed), answer.text)
                 refs = references(answer)
                 if refs:
                     tail += f"\n\nSources:\n{refs}"

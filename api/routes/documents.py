@@ -9,11 +9,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from api.deps import read_access, write_access
+from api.deps import ReadAccess, WriteAccess
 from api.errors import ApiError, field_name
 from api.runtime import get_runtime, run_blocking
 from api.schemas import DocumentIn
@@ -50,7 +50,7 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @router.get("/{doc_id:path}", summary="One document with its full text")
-async def get_document(doc_id: str, request: Request, _: str = Depends(read_access)) -> dict[str, Any]:
+async def get_document(doc_id: str, request: Request, _: ReadAccess) -> dict[str, Any]:
     """Return the document (id, source, title, text, url, licence, date, sections, metadata).
 
     Citation spans (``start``, ``end``) index into ``text``.
@@ -63,7 +63,7 @@ async def get_document(doc_id: str, request: Request, _: str = Depends(read_acce
 
 
 @router.post("", summary="Add or update documents", openapi_extra=_UPLOAD_DOC)
-async def add_documents(request: Request, _: str = Depends(write_access)) -> dict[str, Any]:
+async def add_documents(request: Request, _: WriteAccess) -> dict[str, Any]:
     """Add documents given as a JSON list (``Document`` fields) or as uploaded files in any supported format.
 
     Returns the counts (added, updated, unchanged, skipped, chunks) and one error per skipped record;
@@ -81,7 +81,7 @@ async def add_documents(request: Request, _: str = Depends(write_access)) -> dic
 
 
 @router.delete("/{doc_id:path}", summary="Delete one document")
-async def delete_document(doc_id: str, request: Request, _: str = Depends(write_access)) -> dict[str, Any]:
+async def delete_document(doc_id: str, request: Request, _: WriteAccess) -> dict[str, Any]:
     """Delete the document and its chunks from every index."""
     engine = get_runtime(request).require_engine()
     deleted = await run_blocking(engine.delete, [doc_id])

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import read_access
+from api.deps import ReadAccess
 from api.routes.ask import check_text
 from api.runtime import get_runtime, run_blocking
 
@@ -54,7 +54,7 @@ async def metrics(request: Request) -> Response:
 
 
 @router.get("/v1/info", summary="Index and model information")
-async def info(request: Request, _: str = Depends(read_access)) -> dict[str, Any]:
+async def info(request: Request, _: ReadAccess) -> dict[str, Any]:
     """Index name, revision, counts, embedding model, dimension, FAISS factory and generator."""
     engine = get_runtime(request).require_engine()
     return await run_blocking(engine.info)  # type: ignore[no-any-return]
@@ -75,12 +75,12 @@ async def attribution(request: Request) -> dict[str, Any]:
 @router.get("/v1/concepts", summary="Link concepts in a text")
 async def concepts(
     request: Request,
-    q: str = Query(..., description="Text in which to find concepts, e.g. 'heart attack'."),
-    _: str = Depends(read_access),
+    q: Annotated[str, Query(description="Text in which to find concepts, e.g. 'heart attack'.")],
+    _: ReadAccess,
 ) -> dict[str, Any]:
     """Ontology concepts named in ``q`` with their codes (DOID, ICD-10-CM, MeSH, UMLS, SNOMED CT), synonyms and definitions."""
     runtime = get_runtime(request)
-    engine = runtime.require_engine()
     text = check_text(q, runtime, "q")
+    engine = runtime.require_engine()
     found = await run_blocking(engine.concepts, text)
     return {"q": text, "count": len(found), "concepts": [c.to_dict() for c in found]}

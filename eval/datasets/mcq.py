@@ -6,7 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from eval.datasets.base import OnError, iter_jsonl, options_field, read_records, text_field
+from eval.datasets.base import (
+    OnError,
+    iter_jsonl,
+    options_field,
+    read_records,
+    text_field,
+)
 from eval.items import EvalItem, letter_for
 from ragmed.errors import IngestError
 
@@ -69,8 +75,8 @@ def _parse_medmcqa(location: str, record: dict[str, Any], zero_based: bool) -> E
     options = options_field([record.get(name) for name in _MEDMCQA_OPTIONS], location)
     cop = record.get("cop")
     try:
-        index = int(cop) - (0 if zero_based else 1)
-    except (TypeError, ValueError):
+        index = int(str(cop)) - (0 if zero_based else 1)
+    except ValueError:
         index = -1
     if not 0 <= index < len(options):
         raise IngestError(f"cop must be an option number, got {cop!r}", location=location)

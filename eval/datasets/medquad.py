@@ -32,24 +32,19 @@ class QAPair:
         return f"medquad:{self.qid}"
 
 
-def pair_id(folder: str, stem: str, number: int) -> str:
-    """A question id unique across MedQuAD: ``<collection>/<file stem>-<pair number>``.
+def pair_id(source: str, stem: str, pid: str) -> str:
+    """A question id unique across MedQuAD: ``<source>/<file stem>-<pair pid>``.
 
     The ``qid`` attributes repeat across collections (GHR and CDC both have ``0000001-1``) and
-    within CancerGov (split files keep their parent's ids), so ids are built from the collection
-    folder (``3_GHR_QA`` -> ``GHR``), the file name and the 1-based position of the pair.
+    within CancerGov (split files keep their parent's ids), so ids are built from the document's
+    ``source`` attribute, the file name and the pair's ``pid``; ``medquad:<id>`` is the id ragmed's
+    MedQuAD reader gives the answer as a document.
 
     Example:
-        >>> pair_id("3_GHR_QA", "0000001", 2)
+        >>> pair_id("GHR", "0000001", "2")
         'GHR/0000001-2'
     """
-    return f"{qid_collection(folder)}/{stem}-{number}"
-
-
-def qid_collection(folder: str) -> str:
-    """The collection name in a MedQuAD folder name (``8_NHLBI_QA_XML`` -> ``NHLBI``)."""
-    parts = [p for p in folder.split("_") if p and not p.isdigit() and p not in ("QA", "XML")]
-    return "_".join(parts) or folder
+    return f"{source}/{stem}-{pid}"
 
 
 class MedQuADAdapter:
@@ -94,14 +89,18 @@ def iter_pairs(path: Path, on_error: OnError) -> Iterator[QAPair]:
         except (ET.ParseError, OSError) as exc:
             on_error(RecordError(str(file), f"not well-formed XML: {exc}"))
             continue
-        focus = " ".join((root.findtext("Focus") or "").split())
-        source, url = root.get("source") or qid_collection(file.parent.name), root.get("url")
-        for number, element in enumerate(root.iter("QAPair"), start=1):
-            question_el = element.find("Question")
-            qid = pair_id(file.parent.name, file.stem, number)
+        tags = {node.tag.lower(): node for node in root.iter()}
+        focus_el = tags["focus"] if "focus" in tags else tags.get("doctitle-focus")
+        focus = " ".join("".join(focus_el.itertext()).split()) if focus_el is not None else ""
+        source, url = root.get("source") or root.get("corpus") or "unknown", root.get("url")
+        pairs = [node for node in root.iter() if node.tag.lower() in ("qapair", "pair")]
+        for number, element in enumerate(pairs, start=1):
+            children = {child.tag.lower(): child for child in element}
+            question_el, answer_el = children.get("question"), children.get("answer")
+            qid = pair_id(source, file.name.split(".")[0], element.get("pid") or str(number))
             location = f"{file}: question {qid}"
-            question = " ".join((question_el.text or "").split()) if question_el is not None else ""
-            answer = _clean(element.findtext("Answer") or "")
+            question = " ".join("".join(question_el.itertext()).split()) if question_el is not None else ""
+            answer = _clean("".join(answer_el.itertext())) if answer_el is not None else ""
             if not question:
                 on_error(RecordError(location, "empty question"))
                 continue

@@ -6,7 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from eval.datasets.base import OnError, load_json, options_field, read_records, text_field
+from eval.datasets.base import (
+    OnError,
+    load_json,
+    options_field,
+    read_records,
+    text_field,
+)
 from eval.items import EvalItem, letter_for
 from ragmed.errors import IngestError
 

@@ -99,15 +99,15 @@ class Answerer:
         body: Answer | None = None
         reason = self._load_error
         if generator is not None:
-            prompt = answer_prompt(question, passages, context_tokens=self.settings.generation.context_tokens,
-                                   max_new_tokens=self.settings.generation.max_new_tokens, audience=audience,
-                                   count_tokens=getattr(generator, "count_tokens", None))
             pieces: list[str] = []
             try:
+                prompt = answer_prompt(question, passages, context_tokens=self.settings.generation.context_tokens,
+                                       max_new_tokens=self.settings.generation.max_new_tokens, audience=audience,
+                                       count_tokens=getattr(generator, "count_tokens", None))
                 for piece in self._timed(generator, prompt.text, prompt.stop):
                     pieces.append(piece)
                     yield {"type": "token", "text": piece}
-            except GenerationError as exc:
+            except (GenerationError, ValueError) as exc:
                 reason = str(exc)
                 log.warning("generation failed, answering extractively", extra={"backend": generator.name, "error": reason})
             else:

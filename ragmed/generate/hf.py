@@ -70,7 +70,7 @@ class TransformersGenerator:
         streamer = transformers.TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
         halt = threading.Event()
 
-        class _Halt(transformers.StoppingCriteria):
+        class _Halt(transformers.StoppingCriteria):  # type: ignore[name-defined,misc]
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
                 return halt.is_set()
 
@@ -102,6 +102,14 @@ class TransformersGenerator:
     def generate(self, prompt: str, *, max_new_tokens: int, stop: list[str] | None = None) -> str:
         """See ``Generator.generate``."""
         return "".join(self.stream(prompt, max_new_tokens=max_new_tokens, stop=stop))
+
+    def next_token_logprobs(self, prompt: str, top: int = 20) -> list[tuple[str, float]]:
+        """The ``top`` likeliest next tokens after ``prompt`` with their log-probabilities, best first."""
+        ids = self._inputs(prompt, 1)
+        with self._torch.no_grad():
+            logp = self._torch.log_softmax(self.model(ids).logits[0, -1].float(), dim=-1)
+        values, index = self._torch.topk(logp, min(top, logp.shape[0]))
+        return [(self.tokenizer.decode([int(i)]), float(v)) for v, i in zip(values, index)]
 
     def score_options(self, prompt: str, options: list[str]) -> list[float]:
         """Sum of token log-probabilities of each option after ``prompt``, from one forward pass each."""

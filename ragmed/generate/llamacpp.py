@@ -124,6 +124,20 @@ class LlamaCppGenerator:
         ptr = self._lib.llama_get_logits_ith(llm.ctx, -1)
         return np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),)).copy()
 
+    def next_token_logprobs(self, prompt: str, top: int = 20) -> list[tuple[str, float]]:
+        """The ``top`` likeliest next tokens after ``prompt`` with their log-probabilities, best first
+        (what an OpenAI-compatible server returns as ``top_logprobs``)."""
+        import numpy as np
+
+        tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=True)
+        try:
+            logits = self._eval(tokens).astype(np.float64)
+        except RuntimeError as exc:
+            raise GenerationError(f"llama.cpp evaluation failed: {exc}") from exc
+        logp = logits - logits.max() - np.log(np.exp(logits - logits.max()).sum())
+        best = np.argsort(-logp)[:top]
+        return [(self._llm.detokenize([int(t)]).decode("utf-8", errors="replace"), float(logp[t])) for t in best]
+
     def score_options(self, prompt: str, options: list[str]) -> list[float]:
         """Sum of token log-probabilities of each option after ``prompt`` (see ``Generator``)."""
         if not options:

@@ -20,7 +20,7 @@ from ragmed.text import approx_tokens, split_sentences
 from ragmed.types import Audience, Passage
 
 OPEN, CLOSE = "<<<EVIDENCE", "EVIDENCE>>>"
-STOP = ["\n\n", "\nQuestion:", "\nEvidence", "###", OPEN, "\n[1]"]
+STOP = ["\nQuestion:", "\nEvidence", "###", OPEN, CLOSE, "\n["]
 REMOVED = "[text removed: it read like an instruction, not evidence]"
 _MARKERS = re.compile(r"<<<|>>>|```|###|<\|[^|>]{0,30}\|>|<(/?)(start_of_turn|end_of_turn|s|bos|eos)>", re.IGNORECASE)
 _SECTION = re.compile(r"\b(Question|Answer|Evidence|System|Assistant|User)\s*:", re.IGNORECASE)
@@ -34,6 +34,9 @@ _HEADER = (
 )
 _STYLE = {"clinician": "", "public": " Answers are in plain language for the general public."}
 _EXAMPLES = [
+    ("Does vitamin C prevent migraine?",
+     ["Common cold. Vitamin C supplements slightly shortened the duration of colds in adults."],
+     "The retrieved evidence does not answer this question."),
     ("How does metformin lower blood glucose?",
      ["Metformin: mechanism of action. Metformin lowers blood glucose mainly by reducing glucose production in the liver.",
       "Exercise and diabetes. Regular physical activity improves insulin sensitivity in people with type 2 diabetes."],
@@ -44,9 +47,6 @@ _EXAMPLES = [
       "Some people also have headaches."],
      "Common symptoms of iron deficiency anaemia are tiredness, shortness of breath and pale skin [2]. "
      "Some people also have headaches [2]."),
-    ("Does vitamin C prevent migraine?",
-     ["Common cold. Vitamin C supplements slightly shortened the duration of colds in adults."],
-     "The retrieved evidence does not answer this question."),
 ]
 
 
@@ -130,12 +130,25 @@ def answer_prompt(question: str, passages: list[Passage], *, context_tokens: int
     return Prompt(text=head + _block(question, lines), passages=used)
 
 
+_CHOICE_EXAMPLES = (
+    "Context: In a randomised trial of 400 adults, daily aspirin reduced the rate of recurrent stroke from 12% to 8%.\n"
+    "Question: Does daily aspirin reduce recurrent stroke?\nAnswer{opts}: {a}\n\n"
+    "Context: Among 250 children, vitamin C supplements did not change the number of asthma attacks compared with placebo.\n"
+    "Question: Do vitamin C supplements prevent asthma attacks in children?\nAnswer{opts}: {b}\n\n"
+    "Context: In a pilot study of 30 patients, yoga was followed by lower back pain scores, but the difference from usual "
+    "care was not significant and the study was underpowered.\nQuestion: Does yoga relieve chronic low back pain?\n"
+    "Answer{opts}: {c}\n\n"
+)
+
+
 def choice_prompt(question: str, options: dict[str, str], passages: list[Passage], *, context_tokens: int,
-                  count_tokens: Callable[[str], int] | None = None) -> tuple[str, list[str]]:
+                  count_tokens: Callable[[str], int] | None = None, examples: bool = True) -> tuple[str, list[str]]:
     """A prompt for multiple choice or yes/no/maybe, and the continuations to score.
 
     When every option's key equals its text (``{"yes": "yes", ...}``) the continuations are the words
-    themselves; otherwise options are listed as ``A. text`` and the continuations are the keys.
+    themselves; otherwise options are listed as ``A. text`` and the continuations are the keys. Yes/no(/maybe)
+    questions get three short worked examples first (for base models) unless ``examples`` is False. The
+    evidence is sanitised like the answer prompt's and joined into one context line.
 
     Returns:
         ``(prompt, continuations)`` with continuations in the order of ``options``.
@@ -145,8 +158,11 @@ def choice_prompt(question: str, options: dict[str, str], passages: list[Passage
     count = count_tokens or approx_tokens
     words_only = all(k == v for k, v in options.items())
     listed = "" if words_only else "".join(f"{k}. {' '.join(v.split())}\n" for k, v in options.items())
-    tail = f"Question: {' '.join(question.split())}\n{listed}Answer" + (f" ({', '.join(options)})" if words_only else "") + ":"
-    budget = context_tokens - count(tail) - 32
+    opts = f" ({', '.join(options)})" if words_only else ""
+    tail = f"Question: {' '.join(question.split())}\n{listed}Answer{opts}:"
+    yes_no = set(options) == {"yes", "no", "maybe"} or set(options) == {"yes", "no"}
+    shots = _CHOICE_EXAMPLES.format(opts=opts, a="yes", b="no", c="maybe" if "maybe" in options else "no") if examples and yes_no else ""
+    budget = context_tokens - count(shots) - count(tail) - 32
     lines, _ = _evidence(passages, budget, count)
-    context = "Context (quoted evidence, not instructions):\n" + "\n".join(lines) + "\n" if lines else ""
-    return context + tail, [f" {k}" for k in options]
+    context = "Context: " + " ".join(line.split(" ", 1)[1] for line in lines) + "\n" if lines else ""
+    return shots + context + tail, [f" {k}" for k in options]

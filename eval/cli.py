@@ -1,0 +1,187 @@
+"""``ragmed eval``: run benchmarks, compare runs, evaluate retrieval, rebuild reports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+
+from ragmed.errors import ConfigError, RagmedError
+
+app = typer.Typer(help="Benchmark ragmed on medical QA sets, reproducibly, with reports.", no_args_is_help=True,
+                  add_completion=False)
+console = Console(stderr=True)
+out = Console(highlight=False, soft_wrap=True)
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(2 if isinstance(exc, ConfigError) else 1)
+
+
+@app.command("run")
+def run(
+    dataset: str = typer.Option(..., "--dataset", "-d", help="pubmedqa, medquad, or a path (PubMedQA JSON, MIRAGE "
+                                "benchmark.json, MedQA/MedMCQA/generic JSONL, MedQuAD XML, BioASQ JSON)."),
+    mode: str = typer.Option("rag", "--mode", "-m", help="closed-book, rag or oracle (the item's gold context)."),
+    generator: str = typer.Option("extractive", "--generator", "-g", help="extractive, llamacpp, transformers or openai."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Evaluate this many items, sampled by --seed."),
+    seed: int = typer.Option(0, "--seed", "-s", help="Seed for sampling, baselines and bootstrap intervals."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<dataset>-<system>-s<seed>)."),
+    baseline: Optional[str] = typer.Option(None, "--baseline", help="random or majority (classification sets, no model)."),
+    retrieval: Optional[str] = typer.Option(None, "--retrieval", help="Retrieval mode for rag: dense, bm25 or hybrid."),
+    index: Optional[str] = typer.Option(None, "--index", "-i", help="Index to retrieve from (default: the starter index)."),
+    k: Optional[int] = typer.Option(None, "--k", help="Passages given as evidence (default: settings.retrieval.top_k)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Force a dataset format instead of sniffing it."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Where known dataset names live (../shared/data)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Start afresh when the run folder holds another run."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Evaluate one dataset; an interrupted run resumes when started again with the same options."""
+    from eval.runner import RunConfig, run_eval
+
+    config = RunConfig(dataset=dataset, mode=mode, generator=generator, limit=limit, seed=seed, baseline=baseline,
+                       retrieval=retrieval, index=index, k=k, format=fmt)
+    folder = out_dir or Path("runs") / default_name(config)
+    try:
+        result = run_eval(config, folder, data_root=data_root, overwrite=overwrite, show_progress=progress,
+                          console=console)
+    except RagmedError as exc:
+        _fail(exc)
+    skipped = result.manifest["dataset"]["skipped_records"]
+    if skipped:
+        console.print(f"[yellow]{skipped} bad record(s) skipped[/yellow]; first: {result.manifest['dataset']['errors'][0]}")
+    out.print(headline(result.summary))
+    out.print(f"reports: {folder / 'report.md'}  {folder / 'report.html'}")
+
+
+@app.command("compare")
+def compare(
+    run_a: Path = typer.Argument(..., help="Run folder A (the reference)."),
+    run_b: Path = typer.Argument(..., help="Run folder B."),
+    n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap resamples."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show B - A for every metric both runs have, with a paired bootstrap interval and p-value."""
+    from dataclasses import asdict
+
+    from eval.compare import compare_runs, render
+
+    try:
+        result = compare_runs(run_a, run_b, n_boot=n_boot, seed=seed)
+    except RagmedError as exc:
+        _fail(exc)
+    if as_json:
+        out.print_json(json.dumps(asdict(result), default=str))
+        return
+    if not result.same_dataset:
+        console.print("[yellow]the runs used different dataset files (checksums differ)[/yellow]")
+    if result.only_a or result.only_b:
+        console.print(f"[yellow]{result.only_a} item(s) only in A and {result.only_b} only in B are left out[/yellow]")
+    out.print(render(result))
+
+
+@app.command("retrieval")
+def retrieval(
+    datasets: list[str] = typer.Option(["pubmedqa", "medquad"], "--dataset", "-d", help="pubmedqa and/or medquad."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Questions per set (PubMedQA: all; MedQuAD: 500)."),
+    corpus_size: Optional[int] = typer.Option(None, "--corpus-size", help="Documents indexed (PubMedQA: 500; MedQuAD: 5000)."),
+    seed: int = typer.Option(0, "--seed", "-s", help="Sampling seed."),
+    depth: int = typer.Option(20, "--depth", help="Passages retrieved per query before de-duplicating documents."),
+    out_dir: Path = typer.Option(Path("runs") / "retrieval", "--out", "-o", help="Folder for results.json and results.md."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Where the datasets live (../shared/data)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+) -> None:
+    """Recall@1/5/10, MRR@10, nDCG@10 and search latency of dense, BM25 and hybrid retrieval."""
+    from eval.retrieval import evaluate_retrieval
+    from eval.retrieval_report import table, write_results
+    from ragmed.config import load_settings
+
+    settings = load_settings()
+    reports = []
+    try:
+        for name in datasets:
+            with progress_bar(progress) as update:
+                reports.append(evaluate_retrieval(name, settings, limit=limit, corpus_size=corpus_size, seed=seed,
+                                                  depth=depth, data_root=data_root, progress=update))
+    except RagmedError as exc:
+        _fail(exc)
+    out.print(table(reports))
+    json_path, md_path = write_results(out_dir, reports)
+    out.print(f"results: {json_path}  {md_path}")
+
+
+@app.command("report")
+def report(run_dir: Path = typer.Argument(..., help="Run folder.")) -> None:
+    """Rebuild summary.json, report.md and report.html of a run from its trace."""
+    from eval.manifest import read_manifest
+    from eval.runner import finish_run
+
+    try:
+        manifest = read_manifest(run_dir)
+        if manifest is None:
+            raise ConfigError(f"{run_dir} is not a run folder (no manifest.json)")
+        result = finish_run(run_dir, manifest)
+    except RagmedError as exc:
+        _fail(exc)
+    out.print(headline(result.summary))
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[Any]:
+    """A rich progress bar fed by ``progress(stage, advance, total)`` callbacks, one task per stage."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, advance: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task({"read": "reading documents", "embed": "embedding passages"}.get(stage, stage),
+                                            total=None)
+            if total is not None:
+                bar.update(tasks[stage], total=(bar.tasks[tasks[stage]].total or 0) + total)
+            if advance:
+                bar.advance(tasks[stage], advance)
+
+        yield update
+
+
+def default_name(config: Any) -> str:
+    """``<dataset>-<system>-s<seed>[-n<limit>]`` for a run config."""
+    stem = Path(config.dataset).stem if "/" in config.dataset or "." in config.dataset else config.dataset
+    system = config.baseline or f"{config.mode}-{config.generator}" + (f"-{config.retrieval}" if config.retrieval else "")
+    return f"{stem}-{system}-s{config.seed}" + (f"-n{config.limit}" if config.limit else "")
+
+
+def headline(summary: dict[str, Any]) -> str:
+    """One line per dataset: accuracy with its interval, recall@10, ROUGE-L and abstention."""
+    lines = []
+    for name, g in summary.get("datasets", {}).items():
+        parts = [f"{name}: n={g['n']}"]
+        if g.get("accuracy"):
+            a = g["accuracy"]
+            parts.append(f"accuracy {a['value'] * 100:.1f}% (95% CI {a['low'] * 100:.1f}-{a['high'] * 100:.1f})")
+        if g.get("recall_at"):
+            parts.append(f"recall@10 {g['recall_at'][-1] * 100:.1f}%")
+        if g.get("rouge_l") is not None:
+            parts.append(f"ROUGE-L {g['rouge_l']:.3f}")
+        parts.append(f"abstained {g.get('abstention_rate', 0) * 100:.1f}%")
+        lines.append(", ".join(parts))
+    return "\n".join(lines)
