@@ -284,6 +284,21 @@ def repair(index: Optional[str] = IndexOpt) -> None:
     out.print(f"repaired index {name!r} at revision {store.manifest.revision}")
 
 
+@app.command()
+def serve(
+    host: Optional[str] = typer.Option(None, help="Bind address (default 127.0.0.1)."),
+    port: Optional[int] = typer.Option(None, help="Port (default 8000)."),
+    index: Optional[str] = IndexOpt,
+) -> None:
+    """Serve the HTTP API and the web page."""
+    from api import serve as serve_api
+
+    settings = _settings()
+    url = f"http://{host or settings.api.host}:{port or settings.api.port}/"
+    console.print(f"ragmed serving index '{index or settings.index.name}' at {url} (API docs at {url}docs)")
+    serve_api(settings, host, port, index)
+
+
 def _register_optional() -> None:
     """Commands whose modules live in other packages (ontology, api, eval)."""
     try:
@@ -292,12 +307,6 @@ def _register_optional() -> None:
         pass
     else:
         register_ontology(app)
-    try:
-        from api.cli import register as register_api
-    except ImportError:
-        pass
-    else:
-        register_api(app)
     try:
         from eval.cli import app as eval_app
     except ImportError:

@@ -195,8 +195,10 @@ class Engine:
         return audience
 
     def _finish(self, answer: Answer, expanded: Query, retrieval_s: float, started: float) -> Answer:
-        seen = {c.curie for c in expanded.concepts}
-        answer.concepts = list(expanded.concepts) + [c for c in self.concepts(answer.text) if c.curie not in seen]
+        concepts: dict[str, Concept] = {}
+        for concept in [*expanded.concepts, *self.concepts(answer.text)]:
+            concepts.setdefault(concept.curie, concept)
+        answer.concepts = list(concepts.values())
         answer.timings = {"retrieval_s": round(retrieval_s, 4), **answer.timings,
                           "total_s": round(time.perf_counter() - started, 4)}
         answer.index_revision = self.revision
