@@ -65,6 +65,9 @@ class EmbeddingSettings(_Section):
     device: str | None = Field(None, description="torch device; None picks CUDA when present, else CPU.")
     cache_dir: Path | None = Field(None, description="Embedding cache folder; defaults to <index root>/.cache.")
     query_cache_size: int = Field(1024, description="Query embeddings kept in memory (LRU).", ge=0)
+    small_batch_threads: int = Field(
+        1, description="torch CPU threads for small batches (queries, answer sentences); more threads only add "
+        "synchronisation cost there. 0 keeps torch's default.", ge=0)
 
 
 class ChunkingSettings(_Section):

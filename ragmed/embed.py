@@ -8,7 +8,8 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -89,7 +90,7 @@ class SentenceTransformerEmbedder:
         size = self.settings.batch_size
         for begin in range(0, len(order), size):
             batch = order[begin:begin + size]
-            with self._lock:
+            with self._lock, _threads(self.settings.small_batch_threads if len(texts) <= 16 else 0):
                 vectors = self._model.encode([texts[i] for i in batch], batch_size=size,
                                              normalize_embeddings=True, convert_to_numpy=True,
                                              show_progress_bar=False)
@@ -112,6 +113,22 @@ class SentenceTransformerEmbedder:
                 while len(self._queries) > self.settings.query_cache_size:
                     self._queries.popitem(last=False)
         return vector
+
+
+@contextmanager
+def _threads(count: int) -> Iterator[None]:
+    """Run torch on ``count`` CPU threads inside the block (0 leaves the setting alone)."""
+    if not count:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class QueryBatcher:

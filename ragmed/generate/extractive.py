@@ -29,6 +29,7 @@ class ExtractiveAnswerer:
 
     Args:
         embedder: optional embedder (``encode(list[str])``).
+        embed_limit: candidate sentences (best by word overlap) whose embeddings are compared.
         min_relevance: below this best score the answer abstains.
 
     Example:
@@ -38,13 +39,14 @@ class ExtractiveAnswerer:
     name = "extractive"
 
     def __init__(self, embedder: Embedder | None = None, *, min_relevance: float = 0.2,
-                 max_sentences: int = 4, min_sentences: int = 2) -> None:
+                 max_sentences: int = 4, min_sentences: int = 2, embed_limit: int = 12) -> None:
         if not 1 <= min_sentences <= max_sentences:
             raise ValueError(f"need 1 <= min_sentences <= max_sentences, got {min_sentences}, {max_sentences}")
         self.embedder = embedder
         self.min_relevance = min_relevance
         self.max_sentences = max_sentences
         self.min_sentences = min_sentences
+        self.embed_limit = embed_limit
 
     def _candidates(self, question: str, passages: list[Passage]) -> list[_Candidate]:
         q_terms = terms(question)
@@ -57,10 +59,20 @@ class ExtractiveAnswerer:
                 overlap = len(q_terms & terms(text)) / max(len(q_terms), 1)
                 out.append(_Candidate(p, text, p.start + s, p.start + e, overlap + 0.05 / (rank + 1)))
         if self.embedder is not None and out:
-            vecs = np.asarray(self.embedder.encode([question] + [c.text for c in out]), dtype=np.float32)
+            # Embedding every evidence sentence dominates the answer time on a CPU: only the best
+            # candidates by word overlap are embedded; the rest keep their lexical score.
+            out.sort(key=lambda c: -c.score)
+            head = out[: self.embed_limit]
+            encode_query = getattr(self.embedder, "encode_query", None)
+            query = np.asarray(encode_query(question) if encode_query else self.embedder.encode([question])[0],
+                               dtype=np.float32)
+            vecs = np.asarray(self.embedder.encode([c.text for c in head]), dtype=np.float32)
             vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-            for c, sim in zip(out, vecs[1:] @ vecs[0]):
+            query /= max(float(np.linalg.norm(query)), 1e-12)
+            for c, sim in zip(head, vecs @ query):
                 c.score = 0.5 * c.score + float(sim)
+            for c in out[self.embed_limit:]:
+                c.score *= 0.5
         return out
 
     def answer(self, question: str, passages: list[Passage]) -> Answer:
