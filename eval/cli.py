@@ -110,6 +110,7 @@ def retrieval(
             with progress_bar(progress) as update:
                 reports.append(evaluate_retrieval(name, settings, limit=limit, corpus_size=corpus_size, seed=seed,
                                                   depth=depth, data_root=data_root, progress=update))
+            console.print(table(reports[-1:]))
     except RagmedError as exc:
         _fail(exc)
     out.print(table(reports))

@@ -35,7 +35,8 @@ def tables(manifest: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str,
              f"{manifest.get('index', {}).get('manifest_sha256') or '-'})")],
             ["models", _models(manifest.get("models", {}))],
             ["ragmed", f"{env.get('ragmed_version')} at {env.get('git_commit') or 'no git commit'}"],
-            ["completed", f"{summary.get('n')} items, {summary.get('errors', 0)} errors"]]
+            ["completed", f"{summary.get('n')} of {dataset.get('selected')} items, {summary.get('errors', 0)} errors"
+             + ("" if summary.get("n") == dataset.get("selected") else " (incomplete: the same command resumes it)")]]
     out = [("Run", ["", ""], info)]
     groups = {**summary.get("datasets", {}), **({"all": summary["overall"]} if len(summary.get("datasets", {})) > 1 else {})}
     acc = [[name, _pct(g["accuracy"]["value"]), f"{_pct(g['accuracy']['low'])} - {_pct(g['accuracy']['high'])}",

@@ -169,7 +169,7 @@ class CitationChecker:
         embedder: optional embedder (``encode(list[str])``); without it only words and numbers count.
     """
 
-    novel_penalty = 0.1
+    novel_penalty = 0.05
 
     def __init__(self, threshold: float = 0.45, embedder: Embedder | None = None) -> None:
         if not 0.0 <= threshold <= 1.0:
