@@ -23,10 +23,10 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from ragmed.cite import CitationChecker, terms  # noqa: E402
-from ragmed.config import Settings  # noqa: E402
-from ragmed.text import split_sentences, words  # noqa: E402
-from ragmed.types import Passage  # noqa: E402
+from ragmed.cite import CitationChecker, terms
+from ragmed.config import Settings
+from ragmed.text import split_sentences, words
+from ragmed.types import Passage
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pubmedqa" / "pqal_public_500.json"
 _AUX = re.compile(r"\b(is|are|was|were|may|might|can|could|should|does|do|did|has|have|had|will|would|seems?|appears?)\b")
@@ -97,8 +97,8 @@ def swap_entity(sentence: str, rec: dict, other: dict, abstract: str) -> str | N
     if mine and theirs:
         i = lowered.index(mine[0].lower())
         return sentence[:i] + theirs[0].lower() + sentence[i + len(mine[0]):]
-    shared = sorted((w for w in set(words(sentence)) if len(w) > 5 and w in abstract_l and terms(w)), key=len, reverse=True)
-    foreign = sorted((w for w in set(words(other["QUESTION"])) if len(w) > 5 and w not in abstract_l and terms(w)), key=len, reverse=True)
+    shared = sorted((w for w in set(words(sentence)) if len(w) > 5 and w in abstract_l and terms(w)), key=lambda w: (-len(w), w))
+    foreign = sorted((w for w in set(words(other["QUESTION"])) if len(w) > 5 and w not in abstract_l and terms(w)), key=lambda w: (-len(w), w))
     if shared and foreign:
         return re.sub(rf"\b{re.escape(shared[0])}\b", foreign[0], sentence, count=1, flags=re.IGNORECASE)
     return None

@@ -21,9 +21,9 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from ragmed.config import load_settings  # noqa: E402
-from ragmed.generate.answer import Answerer  # noqa: E402
-from ragmed.types import Passage  # noqa: E402
+from ragmed.config import load_settings
+from ragmed.generate.answer import Answerer
+from ragmed.types import Passage
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pubmedqa" / "pqal_public_500.json"
 OPTIONS = {"yes": "yes", "no": "no", "maybe": "maybe"}

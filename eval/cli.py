@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,8 +16,8 @@ from ragmed.errors import ConfigError, RagmedError
 
 app = typer.Typer(help="Benchmark ragmed on medical QA sets, reproducibly, with reports.", no_args_is_help=True,
                   add_completion=False)
-console = Console(stderr=True)
-out = Console(highlight=False, soft_wrap=True)
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 
 def _fail(exc: Exception) -> None:

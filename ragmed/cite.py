@@ -27,18 +27,22 @@ from ragmed.text import split_sentences, words
 from ragmed.types import AnswerSentence, Citation, Passage
 
 ABSTAIN = "The retrieved evidence does not answer this question."
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 _TRAILING = re.compile(r"([.!?])((?:\s*\[\d+(?:\s*[,;\u2013-]\s*\d+)*\])+)")
 MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;\u2013-]\s*\d+)*)\]")
-_STOP = frozenset("""a about above after again against all also am an and any are as at be because been before being
+_STOP = _wordset("""a about above after again against all also am an and any are as at be because been before being
 below between both but by can could did do does doing down during each few for from further had has have having he
 her here hers herself him himself his how i if in into is it its itself just may me might more most must my myself
 our ours ourselves out over own same shall she should so some such than that the their theirs them themselves then
 there these they this those through to too under until up very was we were what when where which while who whom why
 will with would you your yours yourself yourselves one two per vs via among within whether thus however therefore
 on or nor no not never none neither without cannot although though yet even either
-study studies patients patient results result conclusion conclusions data using used use based""".split())
+study studies patients patient results result conclusion conclusions data using used use based""")
 # Words common in any scientific or plain-language claim; a sentence may add them without new content.
-_GENERIC = frozenset("""suggest suggests suggested show shows shown showed appear appears appeared seem seems seemed
+_GENERIC = _wordset("""suggest suggests suggested show shows shown showed appear appears appeared seem seems seemed
 indicate indicates indicated demonstrate demonstrates demonstrated found find finding findings conclude concluded
 support supports supported evidence effect effects effective effectiveness efficacy efficacious impact important
 importance useful usefulness useful safe safety feasible feasibility possible possibly potential potentially likely
@@ -58,8 +62,8 @@ management managed group groups population populations cohort sample subjects in
 many most several various number numbers often frequent frequently rather well also only still although however
 thus therefore whereas both either neither whether despite unclear clear clearly remains remain remained
 considered consider considering appropriate recommended recommend recommendation benefit benefits beneficial
-adverse positive negative change changes changed lead leads led cause causes caused due result resulting""".split())
-_NEGATION = frozenset("no not never none neither nor without cannot nonsignificant insignificant".split())
+adverse positive negative change changes changed lead leads led cause causes caused due result resulting""")
+_NEGATION = _wordset("no not never none neither nor without cannot nonsignificant insignificant")
 _AIM = re.compile(r"^\W*(to (assess|determine|evaluate|examine|investigate|compare|test|study|describe|identify)|"
                   r"(the|our|this) (aim|purpose|objective|goal)s?\b|we (aimed|sought|hypothesi[sz]ed|asked)|this study (aimed|sought))",
                   re.IGNORECASE)

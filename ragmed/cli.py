@@ -300,17 +300,15 @@ def serve(
 
 
 def _register_optional() -> None:
-    """Commands whose modules live in other packages (ontology, api, eval)."""
-    try:
-        from ragmed.ontology.cli import register as register_ontology
-    except ImportError:
-        pass
-    else:
-        register_ontology(app)
+    """Commands whose modules live in other packages (ontology, eval)."""
+    from ragmed.ontology.cli import register as register_ontology
+
+    register_ontology(app)
     try:
         from eval.cli import app as eval_app
-    except ImportError:
-        pass
+    except ModuleNotFoundError as exc:
+        if exc.name != "eval":
+            raise
     else:
         app.add_typer(eval_app, name="eval", help="Benchmark ragmed on medical QA sets.")
 

@@ -69,7 +69,7 @@ def stream_with_stops(pieces: Iterator[str], stop: list[str] | None) -> Iterator
         yield buffer[sent:]
 
 
-def log_softmax_at(logits: "list[float] | object", token: int) -> float:
+def log_softmax_at(logits: list[float] | object, token: int) -> float:
     """log p(token) from a 1-D array of logits (numpy or torch)."""
     import numpy as np
 

@@ -43,10 +43,10 @@ _EXAMPLES = [
      "Metformin lowers blood glucose mainly by reducing glucose production in the liver [1]."),
     ("What are the symptoms of iron deficiency anaemia?",
      ["Vitamin D. Vitamin D deficiency can cause bone pain and muscle weakness.",
-      "Iron deficiency anaemia. Common symptoms of iron deficiency anaemia are tiredness, shortness of breath and pale skin. "
-      "Some people also have headaches."],
-     "Common symptoms of iron deficiency anaemia are tiredness, shortness of breath and pale skin [2]. "
-     "Some people also have headaches [2]."),
+      ("Iron deficiency anaemia. Common symptoms of iron deficiency anaemia are tiredness, shortness of breath and pale "
+       "skin. Some people also have headaches.")],
+     ("Common symptoms of iron deficiency anaemia are tiredness, shortness of breath and pale skin [2]. "
+      "Some people also have headaches [2].")),
 ]
 
 
