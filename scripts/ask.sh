@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 python -m pip install --quiet torch==2.13.0
 CMAKE_ARGS="-DGGML_NATIVE=OFF" python -m pip install --quiet ".[llm]"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-ragmed ask "${1:-What are the symptoms of type 2 diabetes?}" "${@:2}"
+ragmed ask "${1:-What are the symptoms of type 2 diabetes?}" --generator llamacpp "${@:2}"
