@@ -67,7 +67,7 @@ class Engine:
         self.retriever = Retriever(store, embedder, settings.retrieval,
                                    expander=self._expand if self._ontology else None,
                                    reranker=make_reranker(settings.retrieval))
-        self._answerers: dict[str, Any] = {}
+        self._answerers: dict[tuple[str, int], Any] = {}
         self._answer_lock = threading.Lock()
 
     # -- opening -------------------------------------------------------------------
@@ -120,18 +120,32 @@ class Engine:
         """Top-``k`` passages for ``query`` (see ``Retriever.search``)."""
         return self.retriever.search(_clean(query), k=k, mode=mode, filters=as_filters(filters))
 
-    def answerer(self, backend: str | None = None) -> Any:
-        """The answerer for a generator backend (settings' default when None), built once."""
+    def answerer(self, backend: str | None = None, max_new_tokens: int | None = None) -> Any:
+        """The answerer for a generator backend (settings' default when None), built once.
+
+        Args:
+            backend: generator backend name.
+            max_new_tokens: a token limit for this answerer (settings' limit when None); the
+                generator model itself is shared between limits.
+
+        Raises:
+            InvalidRequestError: a non-positive ``max_new_tokens``.
+        """
         from ragmed.generate.answer import Answerer
         from ragmed.generate.factory import make_generator
 
+        if max_new_tokens is not None and max_new_tokens <= 0:
+            raise InvalidRequestError(f"max_new_tokens must be greater than 0, got {max_new_tokens}")
         name = backend or self.settings.generation.backend
+        limit = max_new_tokens or self.settings.generation.max_new_tokens
         with self._answer_lock:
-            if name not in self._answerers:
-                generation = self.settings.generation.model_copy(update={"backend": name})
+            if (name, limit) not in self._answerers:
+                generation = self.settings.generation.model_copy(update={"backend": name, "max_new_tokens": limit})
                 settings = self.settings.model_copy(update={"generation": generation})
-                self._answerers[name] = Answerer(settings, embedder=self.embedder, generator=make_generator(generation))
-            return self._answerers[name]
+                shared = next((a for (n, _), a in self._answerers.items() if n == name), None)
+                generator = shared.generator() if shared is not None else make_generator(generation)
+                self._answerers[(name, limit)] = Answerer(settings, embedder=self.embedder, generator=generator)
+            return self._answerers[(name, limit)]
 
     def _retrieve(self, question: str, k: int | None, filters: Any, mode: str | None = None) -> tuple[Query, list[Passage], float]:
         started = time.perf_counter()
@@ -140,7 +154,8 @@ class Engine:
         return expanded, passages, time.perf_counter() - started
 
     def ask(self, question: str, audience: str | None = None, k: int | None = None,
-            filters: Filters | dict[str, Any] | None = None, generator: str | None = None) -> Answer:
+            filters: Filters | dict[str, Any] | None = None, generator: str | None = None,
+            max_new_tokens: int | None = None) -> Answer:
         """Answer ``question`` from the index with checked citations.
 
         Args:
@@ -149,6 +164,7 @@ class Engine:
             k: passages used as evidence.
             filters: metadata filters for retrieval.
             generator: backend name for this call (settings.generation.backend when None).
+            max_new_tokens: generation limit for this call (settings.generation.max_new_tokens when None).
 
         Raises:
             InvalidRequestError: an empty question or an unknown audience.
@@ -156,16 +172,17 @@ class Engine:
         question, audience = _clean(question), self._audience(audience)
         started = time.perf_counter()
         expanded, passages, retrieval_s = self._retrieve(question, k, filters)
-        answer = self.answerer(generator).answer(question, passages, audience)
+        answer = self.answerer(generator, max_new_tokens).answer(question, passages, audience)
         return self._finish(answer, expanded, retrieval_s, started)
 
     def stream(self, question: str, audience: str | None = None, k: int | None = None,
-               filters: Filters | dict[str, Any] | None = None, generator: str | None = None) -> Iterator[dict[str, Any]]:
+               filters: Filters | dict[str, Any] | None = None, generator: str | None = None,
+               max_new_tokens: int | None = None) -> Iterator[dict[str, Any]]:
         """Like ``ask``, yielding ``{"type": "token", "text"}`` events, then ``{"type": "answer", "answer"}``."""
         question, audience = _clean(question), self._audience(audience)
         started = time.perf_counter()
         expanded, passages, retrieval_s = self._retrieve(question, k, filters)
-        for event in self.answerer(generator).stream(question, passages, audience):
+        for event in self.answerer(generator, max_new_tokens).stream(question, passages, audience):
             if event.get("type") == "answer":
                 event = {**event, "answer": self._finish(event["answer"], expanded, retrieval_s, started)}
             yield event
