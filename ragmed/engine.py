@@ -132,8 +132,6 @@ class Engine:
             InvalidRequestError: a non-positive ``max_new_tokens``.
         """
         from ragmed.generate.answer import Answerer
-        from ragmed.generate.factory import make_generator
-
         if max_new_tokens is not None and max_new_tokens <= 0:
             raise InvalidRequestError(f"max_new_tokens must be greater than 0, got {max_new_tokens}")
         name = backend or self.settings.generation.backend
@@ -143,7 +141,9 @@ class Engine:
                 generation = self.settings.generation.model_copy(update={"backend": name, "max_new_tokens": limit})
                 settings = self.settings.model_copy(update={"generation": generation})
                 shared = next((a for (n, _), a in self._answerers.items() if n == name), None)
-                generator = shared.generator() if shared is not None else make_generator(generation)
+                # The answerer builds its generator on first use; a backend that cannot load gives an
+                # extractive answer that says why instead of failing the engine.
+                generator = shared.generator() if shared is not None else None
                 self._answerers[(name, limit)] = Answerer(settings, embedder=self.embedder, generator=generator)
             return self._answerers[(name, limit)]
 
