@@ -94,7 +94,7 @@ def retrieval(
     limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Questions per set (PubMedQA: all; MedQuAD: 500)."),
     corpus_size: Optional[int] = typer.Option(None, "--corpus-size", help="Documents indexed (PubMedQA: 500; MedQuAD: 5000)."),
     seed: int = typer.Option(0, "--seed", "-s", help="Sampling seed."),
-    depth: int = typer.Option(20, "--depth", help="Passages retrieved per query before de-duplicating documents."),
+    depth: int = typer.Option(50, "--depth", help="Passages retrieved per query before de-duplicating documents (a document can fill several)."),
     out_dir: Path = typer.Option(Path("runs") / "retrieval", "--out", "-o", help="Folder for results.json and results.md."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Where the datasets live (../shared/data)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),

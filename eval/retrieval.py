@@ -113,7 +113,7 @@ def medquad_set(data_root: Path | None = None, *, corpus_size: int = 5000, limit
 
 
 def evaluate_retrieval(dataset: str, settings: Settings, *, limit: int | None = None, corpus_size: int | None = None,
-                       seed: int = 0, depth: int = 20, data_root: Path | None = None, embedder: Any = None,
+                       seed: int = 0, depth: int = 50, data_root: Path | None = None, embedder: Any = None,
                        progress: Progress | None = None) -> RetrievalReport:
     """Build (or reuse) the eval index of ``dataset`` and measure every retrieval mode on it.
 

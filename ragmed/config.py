@@ -78,12 +78,18 @@ class ChunkingSettings(_Section):
 class RetrievalSettings(_Section):
     top_k: int = Field(5, description="Passages given to the answerer.", gt=0)
     mode: Literal["dense", "bm25", "hybrid"] = Field("hybrid", description="Retrieval mode.")
-    fusion: Literal["rrf", "weighted"] = Field("rrf", description="How dense and BM25 rankings are fused.")
+    fusion: Literal["zscore", "rrf", "weighted"] = Field(
+        "zscore", description="How dense and BM25 rankings are fused: z-scored score sum, reciprocal rank "
+        "fusion, or min-max normalised score sum.")
     rrf_k: int = Field(60, description="Reciprocal rank fusion constant.", gt=0)
     dense_weight: float = Field(1.0, description="Weight of the dense ranking in fusion.", ge=0)
-    bm25_weight: float = Field(1.0, description="Weight of the BM25 ranking in fusion.", ge=0)
+    bm25_weight: float = Field(0.8, description="Weight of the BM25 ranking in fusion.", ge=0)
     candidates: int = Field(50, description="Candidates taken from each retriever before fusion.", gt=0)
-    mmr_lambda: float = Field(0.8, description="MMR trade-off (1.0 = relevance only).", ge=0, le=1)
+    fuse_documents: bool = Field(True, description="Fuse each document's best passage scores, so a document "
+                                 "that one retriever finds through one passage and the other through another "
+                                 "ranks on both; its passages then follow in their own fused order.")
+    mmr_lambda: float = Field(1.0, description="MMR trade-off (1.0 = relevance only; near-duplicates are "
+                              "still dropped by dedup_threshold).", ge=0, le=1)
     dedup_threshold: float = Field(0.95, description="Cosine above which a passage is a near-duplicate.", ge=0, le=1)
     reranker_model: str | None = Field(None, description="Path of a sentence-transformers CrossEncoder; off when unset.")
     expand_query: bool = Field(True, description="Add linked concepts' labels and exact synonyms to the query.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from ragmed.types import Concept, Passage
 
 logger = logging.getLogger(__name__)
 MODES = ("dense", "bm25", "hybrid")
+K = TypeVar("K", int, str)
 
 
 @dataclass
@@ -58,18 +59,18 @@ class CrossEncoderReranker:
         return sorted(passages, key=lambda p: -p.score)
 
 
-def rrf(rankings: dict[str, list[tuple[int, float]]], weights: dict[str, float], k: int) -> dict[int, float]:
+def rrf(rankings: dict[str, list[tuple[K, float]]], weights: dict[str, float], k: int) -> dict[K, float]:
     """Reciprocal rank fusion: ``sum(weight / (k + rank))`` over the rankings (ranks from 1)."""
-    fused: dict[int, float] = {}
+    fused: dict[K, float] = {}
     for name, ranking in rankings.items():
         for rank, (cid, _) in enumerate(ranking, start=1):
             fused[cid] = fused.get(cid, 0.0) + weights.get(name, 1.0) / (k + rank)
     return fused
 
 
-def weighted(rankings: dict[str, list[tuple[int, float]]], weights: dict[str, float]) -> dict[int, float]:
+def weighted(rankings: dict[str, list[tuple[K, float]]], weights: dict[str, float]) -> dict[K, float]:
     """Weighted sum of min-max normalised scores (a missing score counts as 0)."""
-    fused: dict[int, float] = {}
+    fused: dict[K, float] = {}
     for name, ranking in rankings.items():
         if not ranking:
             continue
@@ -78,6 +79,33 @@ def weighted(rankings: dict[str, list[tuple[int, float]]], weights: dict[str, fl
         for cid, score in ranking:
             fused[cid] = fused.get(cid, 0.0) + weights.get(name, 1.0) * (score - low) / span
     return fused
+
+
+def zscore(rankings: dict[str, list[tuple[K, float]]], weights: dict[str, float]) -> dict[K, float]:
+    """Weighted sum of scores standardised within each ranking (``(score - mean) / sd``).
+
+    A candidate missing from a ranking adds 0 there: the ranking's average, neither evidence for it
+    nor against it. Unlike min-max scaling, one outlying score does not squash the rest.
+    """
+    fused: dict[K, float] = {}
+    for name, ranking in rankings.items():
+        if not ranking:
+            continue
+        values = np.array([s for _, s in ranking], dtype=np.float64)
+        mean, sd = float(values.mean()), float(values.std()) or 1.0
+        for key, score in ranking:
+            fused[key] = fused.get(key, 0.0) + weights.get(name, 1.0) * (score - mean) / sd
+    return fused
+
+
+def best_per_document(ranking: list[tuple[int, float]], document_of: dict[int, str]) -> list[tuple[str, float]]:
+    """A ranking of documents by their best passage's score in ``ranking``."""
+    best: dict[str, float] = {}
+    for cid, score in ranking:
+        doc = document_of.get(cid)
+        if doc is not None and (doc not in best or score > best[doc]):
+            best[doc] = score
+    return sorted(best.items(), key=lambda item: -item[1])
 
 
 def mmr(order: list[int], relevance: dict[int, float], vectors: dict[int, np.ndarray], k: int,
@@ -148,26 +176,45 @@ class Retriever:
             raise RetrievalError("query must not be empty")
         q = expanded or self.expand(query)
         allowed = self.store.allowed_ids(filters)
-        depth = max(self.settings.candidates, k * 3)
+        depth = max(self.settings.candidates, k)
         rankings: dict[str, list[tuple[int, float]]] = {}
         if mode in ("dense", "hybrid"):
             rankings["dense"] = self.store.dense_search(self.embedder.encode_query(q.dense_text), depth, allowed)
         if mode in ("bm25", "hybrid"):
             rankings["bm25"] = self.store.bm25_search(q.lexical_text, depth, allowed)
         if mode == "hybrid":
-            weights = {"dense": self.settings.dense_weight, "bm25": self.settings.bm25_weight}
-            fused = (rrf(rankings, weights, self.settings.rrf_k) if self.settings.fusion == "rrf"
-                     else weighted(rankings, weights))
+            fused, order = self._fuse(rankings)
         else:
             fused = dict(rankings[mode])
-        order = sorted(fused, key=lambda c: -fused[c])[: max(depth, k)]
+            order = [cid for cid, _ in rankings[mode]]
+        order = order[:depth]
         if self.settings.mmr_lambda < 1.0 or self.settings.dedup_threshold < 1.0:
-            order = mmr(order, fused, self.store.docstore.vectors(order), k * 2 if self.reranker else k,
+            rank_relevance = {cid: -float(i) for i, cid in enumerate(order)}
+            order = mmr(order, rank_relevance, self.store.docstore.vectors(order), k * 2 if self.reranker else k,
                         self.settings.mmr_lambda, self.settings.dedup_threshold)
         passages = self._passages(order, fused, rankings)
         if self.reranker is not None:
             passages = self.reranker.rerank(query, passages)
         return passages[:k]
+
+    def _fuse(self, rankings: dict[str, list[tuple[int, float]]]) -> tuple[dict[int, float], list[int]]:
+        """The fused score of every candidate passage and their order, best first."""
+        weights = {"dense": self.settings.dense_weight, "bm25": self.settings.bm25_weight}
+        fusion = self.settings.fusion
+
+        def fuse(lists: dict[str, list[tuple[K, float]]]) -> dict[K, float]:
+            if fusion == "rrf":
+                return rrf(lists, weights, self.settings.rrf_k)
+            return zscore(lists, weights) if fusion == "zscore" else weighted(lists, weights)
+
+        fused = fuse(rankings)
+        if not self.settings.fuse_documents:
+            return fused, sorted(fused, key=lambda c: -fused[c])
+        # A passage's score is its document's fused score; within a document its own fused score orders it.
+        document_of = self.store.docstore.document_of(list(fused))
+        documents = fuse({name: best_per_document(r, document_of) for name, r in rankings.items()})
+        score = {c: documents.get(document_of.get(c, ""), float("-inf")) for c in fused}
+        return score, sorted(fused, key=lambda c: (-score[c], -fused[c]))
 
     def _passages(self, order: list[int], fused: dict[int, float],
                   rankings: dict[str, list[tuple[int, float]]]) -> list[Passage]:

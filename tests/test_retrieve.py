@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ragmed.errors import RetrievalError
-from ragmed.retrieve import mmr, rrf, weighted
+from ragmed.retrieve import best_per_document, mmr, rrf, weighted, zscore
 
 
 @pytest.mark.unit
@@ -22,6 +22,20 @@ def test_rrf_matches_hand_computation():
 def test_weighted_fusion_normalises_each_ranking():
     fused = weighted({"dense": [(1, 0.9), (2, 0.5)], "bm25": [(2, 10.0), (3, 0.0)]}, {"dense": 2.0, "bm25": 1.0})
     assert fused == {1: pytest.approx(2.0), 2: pytest.approx(1.0), 3: pytest.approx(0.0)}
+
+
+@pytest.mark.unit
+def test_zscore_fusion_standardises_each_ranking_and_missing_counts_as_average():
+    # dense scores 0.9, 0.5: mean 0.7, sd 0.2 -> z = +1, -1; bm25 10, 0: mean 5, sd 5 -> z = +1, -1
+    fused = zscore({"dense": [(1, 0.9), (2, 0.5)], "bm25": [(2, 10.0), (3, 0.0)]}, {"dense": 1.0, "bm25": 0.5})
+    assert fused == {1: pytest.approx(1.0), 2: pytest.approx(-1.0 + 0.5), 3: pytest.approx(-0.5)}
+    assert zscore({"dense": [(7, 0.3)], "bm25": []}, {}) == {7: pytest.approx(0.0)}
+
+
+@pytest.mark.unit
+def test_best_per_document_ranks_documents_by_their_best_passage():
+    ranking = [(10, 0.4), (11, 0.9), (20, 0.6), (99, 1.0)]
+    assert best_per_document(ranking, {10: "a", 11: "a", 20: "b"}) == [("a", 0.9), ("b", 0.6)]
 
 
 @pytest.mark.unit
@@ -45,6 +59,27 @@ def test_modes_and_filters_on_real_index(small_engine):
     assert {"dense", "bm25"} & set(hybrid[0].scores)
     only_pubmed = small_engine.search(query, k=5, filters={"sources": ["pubmedqa"]})
     assert only_pubmed and all(p.source == "pubmedqa" for p in only_pubmed)
+
+
+@pytest.mark.integration
+def test_fusion_methods_rank_documents_found_by_both_retrievers(small_engine):
+    query = "metformin for type 2 diabetes"
+    dense = {p.doc_id for p in small_engine.search(query, k=10, mode="dense")}
+    bm25 = {p.doc_id for p in small_engine.search(query, k=10, mode="bm25")}
+    settings = small_engine.retriever.settings
+    try:
+        for fusion in ("zscore", "rrf", "weighted"):
+            for by_document in (True, False):
+                small_engine.retriever.settings = settings.model_copy(update={"fusion": fusion, "fuse_documents": by_document})
+                hybrid = small_engine.search(query, k=10, mode="hybrid")
+                assert hybrid[0].doc_id in dense | bm25, (fusion, by_document)
+                scores = [p.score for p in hybrid]
+                assert scores == sorted(scores, reverse=True), (fusion, by_document)
+                if by_document:  # a document's passages come together
+                    docs = [p.doc_id for p in hybrid]
+                    assert all(docs.index(d) == i or docs[i - 1] == d for i, d in enumerate(docs)), docs
+    finally:
+        small_engine.retriever.settings = settings
 
 
 @pytest.mark.integration

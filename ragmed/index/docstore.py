@@ -159,6 +159,15 @@ class DocStore:
                                     doc_type=r[11], metadata={k: meta[k] for k in ("curie", "ontology", "version") if k in meta})
         return out
 
+    def document_of(self, chunk_ids: Sequence[int]) -> dict[int, str]:
+        """The document id of each given chunk id (missing ids are left out)."""
+        out: dict[int, str] = {}
+        ids = [int(i) for i in chunk_ids]
+        for begin in range(0, len(ids), 500):
+            part = ids[begin:begin + 500]
+            out.update(self._db.execute(f"SELECT id, doc_id FROM chunks WHERE id IN ({','.join('?' * len(part))})", part))
+        return out
+
     def chunk_ids(self, filters: Filters | None = None) -> np.ndarray:
         where, params = (filters or Filters()).where()
         rows = self._db.execute(f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}", params)
