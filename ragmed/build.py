@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -160,6 +161,10 @@ def build_index(
         store.close()
 
 
+KNOWLEDGE_DOCUMENTS = "knowledge_documents"
+"""Docstore meta key: the ids of the documents the last knowledge build read from the manifest."""
+
+
 def build_knowledge(
     settings: Settings,
     name: str | None = None,
@@ -167,7 +172,12 @@ def build_knowledge(
     embedder: Embedder | None = None,
     manifest_path: Path | None = None,
 ) -> IngestReport:
-    """Build an index from a knowledge manifest: its literature, ontology concept store and concept cards."""
+    """Build an index from a knowledge manifest: its literature, ontology concept store and concept cards.
+
+    Rebuilding after the manifest changed mirrors it: documents an earlier manifest build added and this one
+    no longer reads are deleted, but only when every source read without error (a source that failed keeps
+    what it indexed before). Documents added to the index by other means are never touched.
+    """
     from ragmed.engine import shared_embedder
     from ragmed.knowledge import load_manifest
 
@@ -183,11 +193,24 @@ def build_knowledge(
             documents.append(_with_licence(read_sources([source.path], report, source.reader), source.licence))
         if manifest.ontology:
             documents.append(_ontology_cards(manifest, store, report, progress))
-        ingest(store, embedder, _chain(documents), settings, cache, progress, report)
+        read: set[str] = set()
+        ingest(store, embedder, _remember(_chain(documents), read), settings, cache, progress, report)
+        previous = set(json.loads(store.docstore.get_meta(KNOWLEDGE_DOCUMENTS) or "[]"))
+        if report.errors:
+            read |= previous
+        elif previous - read:
+            report.deleted = delete(store, sorted(previous - read))
+        store.docstore.set_meta(KNOWLEDGE_DOCUMENTS, json.dumps(sorted(read)))
         return report
     finally:
         cache.close()
         store.close()
+
+
+def _remember(documents: Iterable[Document], ids: set[str]) -> Iterator[Document]:
+    for document in documents:
+        ids.add(document.id)
+        yield document
 
 
 def _chain(groups: list[Iterable[Document]]) -> Iterator[Document]:

@@ -80,7 +80,8 @@ def _print_report(report: IngestReport, as_json: bool) -> None:
         return
     for error in report.errors:
         console.print(f"[yellow]skipped[/yellow] {error}")
-    out.print(f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+    deleted = f", deleted {report.deleted}" if report.deleted else ""
+    out.print(f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}{deleted}, "
               f"skipped {report.skipped}; chunks embedded {report.chunks_embedded}, reused from cache {report.chunks_cached}")
 
 

@@ -156,3 +156,51 @@ def test_write_killed_midway_leaves_a_loadable_index(engine, fresh_settings, mod
     assert counts["documents"] == before["documents"] + (1 if survives else 0)
     assert (reopened.get_document("new:1") is not None) == survives
     assert reopened.search("cancer", k=3)
+    folder = fresh_settings.index.root / "t"
+    assert len(list(folder.glob("dense-*.faiss"))) == 1 and len(list(folder.glob("bm25-*"))) == 1, \
+        sorted(p.name for p in folder.iterdir())
+
+
+def test_rebuild_from_a_changed_manifest_mirrors_it_and_keeps_other_documents(fresh_settings, data_dir, embedder, tmp_path):
+    from ragmed.build import build_knowledge
+
+    mplus = sorted((data_dir / "medquad" / "4_MPlus_Health_Topics_QA").glob("*.xml"))[:3]
+    cdc = sorted((data_dir / "medquad" / "9_CDC_QA").glob("*.xml"))[:2]
+    folders = {"mplus": mplus, "cdc": cdc}
+    for name, files in folders.items():
+        (tmp_path / name).mkdir()
+        for f in files:
+            (tmp_path / name / f.name).write_bytes(f.read_bytes())
+
+    def manifest(*names: str, missing: str | None = None) -> Path:
+        entries = [f'[[literature]]\nname = "{n}"\npath = "{n}"\nreader = "medquad"\nlicence = "CC BY 4.0"\n' for n in names]
+        if missing:
+            entries.append(f'[[literature]]\nname = "{missing}"\npath = "{missing}-gone"\nreader = "medquad"\nlicence = "CC BY 4.0"\n')
+        path = tmp_path / "manifest.toml"
+        path.write_text("\n".join(entries))
+        return path
+
+    def sources(engine: Engine) -> dict[str, int]:
+        return engine.info()["sources"]
+
+    build_knowledge(fresh_settings, name="k", embedder=embedder, manifest_path=manifest("mplus", "cdc"))
+    engine = Engine.open(fresh_settings, "k", build_if_missing=False)
+    both = sources(engine)
+    assert set(both) == {"medquad/MPlusHealthTopics", "medquad/CDC"}
+    engine.add([Document(id="mine:1", source="notes", title="Own note", text="A note the user added to this index by hand.")])
+    engine.close()
+
+    # a source whose folder is missing is an error: nothing the earlier build indexed is deleted
+    report = build_knowledge(fresh_settings, name="k", embedder=embedder, manifest_path=manifest("mplus", missing="cdc"))
+    assert report.errors and report.deleted == 0
+    engine = Engine.open(fresh_settings, "k", build_if_missing=False)
+    assert sources(engine) == {**both, "notes": 1}
+    engine.close()
+
+    # the source taken out of the manifest goes; the user's own document stays
+    report = build_knowledge(fresh_settings, name="k", embedder=embedder, manifest_path=manifest("mplus"))
+    assert not report.errors and report.deleted == both["medquad/CDC"]
+    engine = Engine.open(fresh_settings, "k", build_if_missing=False)
+    assert sources(engine) == {"medquad/MPlusHealthTopics": both["medquad/MPlusHealthTopics"], "notes": 1}
+    assert engine.get_document("mine:1") is not None
+    engine.close()

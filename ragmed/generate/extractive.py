@@ -39,7 +39,7 @@ class ExtractiveAnswerer:
     name = "extractive"
 
     def __init__(self, embedder: Embedder | None = None, *, min_relevance: float = 0.2,
-                 max_sentences: int = 4, min_sentences: int = 2, embed_limit: int = 12) -> None:
+                 max_sentences: int = 4, min_sentences: int = 2, embed_limit: int = 8) -> None:
         if not 1 <= min_sentences <= max_sentences:
             raise ValueError(f"need 1 <= min_sentences <= max_sentences, got {min_sentences}, {max_sentences}")
         self.embedder = embedder

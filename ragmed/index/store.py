@@ -218,7 +218,10 @@ class IndexStore:
         self.manifest.counts = {**self.docstore.counts(), "vectors": self.dense.ntotal}
         self.manifest.sources = self.docstore.sources()
         self.manifest.save(self.folder)
-        for name in set(old.values()) - {dense_name, bm25_name}:
+        # The previous revision's files, and any a killed writer left behind, are no longer referenced.
+        stale = set(old.values()) | {p.name for p in self.folder.glob("dense-*.faiss")} | {
+            p.name for p in self.folder.glob("bm25-*")} | {p.name for p in self.folder.glob(".dense-*.tmp*")}
+        for name in stale - {dense_name, bm25_name}:
             target = self.folder / name
             shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
 

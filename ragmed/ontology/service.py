@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -27,13 +28,30 @@ from ragmed.types import Concept, Document, IngestReport, RecordError
 STORE_FILENAME = "concepts.sqlite"
 Progress = Callable[[str, int, "int | None"], None]
 
+_NUMBERED_SUBTYPE = re.compile(r"\s\d+[A-Z]?$")
+
+
+def _icd10cm_codes(record: ConceptRecord) -> list[str]:
+    return [x.split(":", 1)[1] for x in record.xrefs if x.startswith("ICD10CM:")]
+
+
+def _common(record: ConceptRecord) -> bool:
+    codes = _icd10cm_codes(record)
+    if not record.definition or not codes or _NUMBERED_SUBTYPE.search(record.label or ""):
+        return False
+    return any("." not in code for code in codes) or bool(record.symptoms)
+
+
 CARD_SELECTIONS: dict[str, Callable[[ConceptRecord], bool]] = {
     "all": lambda r: True,
     "defined": lambda r: bool(r.definition),
-    "clinical": lambda r: bool(r.definition) and any(x.startswith("ICD10CM:") for x in r.xrefs),
+    "clinical": lambda r: bool(r.definition) and bool(_icd10cm_codes(r)),
+    "common": _common,
 }
-"""Which concepts of an ontology become cards. ``clinical`` (a definition and an ICD-10-CM code) keeps
-the Disease Ontology to about 2,800 cards, a size a CPU embeds within a starter build."""
+"""Which concepts of an ontology become cards. ``clinical``: a definition and an ICD-10-CM code (about
+2,800 Disease Ontology cards). ``common``: of those, the diseases that name a whole ICD-10-CM category
+(E11, I10, J45) or have Disease Ontology symptom links, numbered genetic subtypes left out (about 600
+cards: what the starter embeds so that its first build stays within minutes on a CPU)."""
 DEFAULT_SELECTION = "clinical"
 
 
