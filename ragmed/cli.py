@@ -63,6 +63,13 @@ def _fail(exc: Exception, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+
+def _codes_line(concept: Any, most: int = 6) -> str:
+    """``DOID:9352, ICD10CM:E11, MESH:D003924, ...``: each code with its system, at most ``most`` shown."""
+    codes = [code if ":" in code else f"{system}:{code}" for system, values in concept.codes.items() for code in values]
+    shown = codes[:most] or [concept.curie]
+    return ", ".join(shown) + (f", +{len(codes) - most} more" if len(codes) > most else "")
+
 def _open(settings: Settings, index: str | None, quiet: bool = False):  # type: ignore[no-untyped-def]
     from ragmed.engine import Engine
 
@@ -239,8 +246,7 @@ def _print_answer(answer: Answer, attribution: list[dict[str, str]]) -> None:
         where = c.url or c.doc_id
         out.print(f"[bold][{c.n}][/bold] {c.title} — {where}\n     \"{c.sentence}\" [dim](chars {c.start}-{c.end} of {c.doc_id})[/dim]")
     if answer.concepts:
-        out.print("\nConcepts: " + "; ".join(
-            f"{c.label} ({', '.join(code for codes in c.codes.values() for code in codes) or c.curie})" for c in answer.concepts))
+        out.print("\nConcepts: " + "; ".join(f"{c.label} ({_codes_line(c)})" for c in answer.concepts))
     for flag in answer.flags:
         if flag.kind in ("disclaimer", "declined"):
             out.print(f"[dim]{flag.message}[/dim]")
