@@ -9,7 +9,7 @@ supports is kept in ``sentences`` with ``supported=False`` and left out of the t
 supported the answer abstains.
 
 Example:
-    >>> checker = CitationChecker(threshold=0.45)
+    >>> checker = CitationChecker(threshold=0.40)
     >>> checked = checker.check("Metformin lowers glucose [2].", passages)  # doctest: +SKIP
     >>> checked.text, checked.citations[0].sentence  # doctest: +SKIP
 """
@@ -175,7 +175,7 @@ class CitationChecker:
 
     novel_penalty = 0.05
 
-    def __init__(self, threshold: float = 0.45, embedder: Embedder | None = None) -> None:
+    def __init__(self, threshold: float = 0.40, embedder: Embedder | None = None) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
         self.threshold = threshold
@@ -238,13 +238,13 @@ class CitationChecker:
 
     @staticmethod
     def _negation_agrees(text: str, s_terms: set[str], best: Support, units: list[_Unit]) -> bool:
-        """A negated claim needs a negation over the same words nearby in the evidence; a plain claim must
-        not assert what the best evidence sentence negates."""
+        """A negated claim needs a negation over some of the same words in or beside the best evidence
+        sentence; a plain claim must not assert what the best evidence sentence negates."""
         j = next(i for i, u in enumerate(units) if u.start == best.start)
         near = set().union(*(u.neg for u in units[max(j - 1, 0): j + 2]))
         scope = negation_scope(text)
         if scope:
-            return bool(scope & near) or not (scope & set().union(*(u.terms for u in units)))
+            return bool(scope & near)
         return len(units[j].neg & s_terms) < 2
 
     def check(self, answer: str, passages: list[Passage]) -> CheckedAnswer:

@@ -110,7 +110,7 @@ class GenerationSettings(_Section):
     retries: int = Field(2, description="Retries for HTTP backends.", ge=0)
     n_threads: int | None = Field(None, description="CPU threads for llama.cpp; None uses all cores.")
     seed: int = Field(0, description="Sampling seed.")
-    support_threshold: float = Field(0.45, description="Citation-check score a sentence needs to count as supported.", ge=0, le=1)
+    support_threshold: float = Field(0.40, description="Citation-check score a sentence needs to count as supported.", ge=0, le=1)
 
 
 class SafetySettings(_Section):
