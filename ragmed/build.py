@@ -162,7 +162,7 @@ def build_index(
 
 
 KNOWLEDGE_DOCUMENTS = "knowledge_documents"
-"""Docstore meta key: the ids of the documents the last knowledge build read from the manifest."""
+"""Docstore meta key: for each manifest source, the ids of the documents knowledge builds read from it."""
 
 
 def build_knowledge(
@@ -174,9 +174,10 @@ def build_knowledge(
 ) -> IngestReport:
     """Build an index from a knowledge manifest: its literature, ontology concept store and concept cards.
 
-    Rebuilding after the manifest changed mirrors it: documents an earlier manifest build added and this one
-    no longer reads are deleted, but only when every source read without error (a source that failed keeps
-    what it indexed before). Documents added to the index by other means are never touched.
+    Rebuilding after the manifest changed mirrors it: documents an earlier manifest build read and this one
+    no longer reads are deleted, source by source. A source that reports an error or yields nothing keeps
+    what it indexed before (and says so in ``report.errors``); documents added to the index by other means
+    are never touched.
     """
     from ragmed.engine import shared_embedder
     from ragmed.knowledge import load_manifest
@@ -188,29 +189,55 @@ def build_knowledge(
     report = IngestReport()
     cache = open_cache(settings, embedder)
     try:
-        documents: list[Iterable[Document]] = []
+        read: dict[str, set[str]] = {}
+        failed: set[str] = set()
+        groups: list[Iterable[Document]] = []
         for source in manifest.literature:
-            documents.append(_with_licence(read_sources([source.path], report, source.reader), source.licence))
+            documents = _with_licence(read_sources([source.path], report, source.reader), source.licence)
+            groups.append(_tracked(f"literature/{source.name}", documents, read, failed, report))
         if manifest.ontology:
-            documents.append(_ontology_cards(manifest, store, report, progress))
-        read: set[str] = set()
-        ingest(store, embedder, _remember(_chain(documents), read), settings, cache, progress, report)
-        previous = set(json.loads(store.docstore.get_meta(KNOWLEDGE_DOCUMENTS) or "[]"))
-        if report.errors:
-            read |= previous
-        elif previous - read:
-            report.deleted = delete(store, sorted(previous - read))
-        store.docstore.set_meta(KNOWLEDGE_DOCUMENTS, json.dumps(sorted(read)))
+            cards = _ontology_cards(manifest, store, report, progress)
+            groups.append(_tracked("ontology", cards, read, failed, report,
+                                   expected=any(entry.cards for entry in manifest.ontology)))
+        ingest(store, embedder, _chain(groups), settings, cache, progress, report)
+        report.deleted = _mirror(store, read, failed)
         return report
     finally:
         cache.close()
         store.close()
 
 
-def _remember(documents: Iterable[Document], ids: set[str]) -> Iterator[Document]:
+def _tracked(key: str, documents: Iterable[Document], read: dict[str, set[str]], failed: set[str],
+             report: IngestReport, expected: bool = True) -> Iterator[Document]:
+    """Pass ``documents`` through, noting their ids under ``key``; a source that reports an error, or
+    yields nothing when documents are ``expected``, is noted in ``failed``."""
+    ids = read.setdefault(key, set())
+    errors = len(report.errors)
     for document in documents:
         ids.add(document.id)
         yield document
+    if not ids and expected:
+        report.errors.append(RecordError(key, "no documents read from this source"))
+    if len(report.errors) > errors:
+        failed.add(key)
+
+
+def _mirror(store: IndexStore, read: dict[str, set[str]], failed: set[str]) -> int:
+    """Delete what earlier manifest builds read from sources that this build read without error and did
+    not find again (or that left the manifest); record what each source holds now. Returns the deletions."""
+    raw = store.docstore.get_meta(KNOWLEDGE_DOCUMENTS)
+    previous: dict[str, list[str]] = json.loads(raw) if raw else {}
+    if not isinstance(previous, dict):
+        previous = {}
+    now = set().union(*read.values()) if read else set()
+    protected = set().union(*(previous.get(key, []) for key in failed)) if failed else set()
+    gone = set().union(*(set(ids) for key, ids in previous.items() if key not in failed)) - now - protected
+    for key in sorted(failed & set(previous)):
+        logger.warning("knowledge source %s did not read cleanly; the documents it indexed before are kept", key)
+    held = {key: sorted(ids | (set(previous.get(key, [])) if key in failed else set())) for key, ids in read.items()}
+    deleted = delete(store, sorted(gone)) if gone else 0
+    store.docstore.set_meta(KNOWLEDGE_DOCUMENTS, json.dumps(held))
+    return deleted
 
 
 def _chain(groups: list[Iterable[Document]]) -> Iterator[Document]:

@@ -88,6 +88,8 @@ class RetrievalSettings(_Section):
     fuse_documents: bool = Field(True, description="Fuse each document's best passage scores, so a document "
                                  "that one retriever finds through one passage and the other through another "
                                  "ranks on both; its passages then follow in their own fused order.")
+    max_per_document: int = Field(2, description="Passages of one document ranked before every other document's "
+                                  "best passages have their turn (hybrid fusion by document).", gt=0)
     mmr_lambda: float = Field(1.0, description="MMR trade-off (1.0 = relevance only; near-duplicates are "
                               "still dropped by dedup_threshold).", ge=0, le=1)
     dedup_threshold: float = Field(0.95, description="Cosine above which a passage is a near-duplicate.", ge=0, le=1)

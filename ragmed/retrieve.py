@@ -108,6 +108,19 @@ def best_per_document(ranking: list[tuple[int, float]], document_of: dict[int, s
     return sorted(best.items(), key=lambda item: -item[1])
 
 
+def per_document_cap(order: list[int], document_of: dict[int, str], cap: int) -> list[int]:
+    """``order`` with each document's passages beyond its first ``cap`` moved behind all the others
+    (in their order), so one long document cannot fill the top of the list."""
+    seen: dict[str, int] = {}
+    head: list[int] = []
+    tail: list[int] = []
+    for cid in order:
+        doc = document_of.get(cid, str(cid))
+        seen[doc] = seen.get(doc, 0) + 1
+        (head if seen[doc] <= cap else tail).append(cid)
+    return head + tail
+
+
 def mmr(order: list[int], relevance: dict[int, float], vectors: dict[int, np.ndarray], k: int,
         lam: float, dedup: float) -> list[int]:
     """Maximal marginal relevance over ``order``, dropping near-duplicates (cosine >= ``dedup``)."""
@@ -176,7 +189,7 @@ class Retriever:
             raise RetrievalError("query must not be empty")
         q = expanded or self.expand(query)
         allowed = self.store.allowed_ids(filters)
-        depth = max(self.settings.candidates, k)
+        depth = max(self.settings.candidates, 2 * k)
         rankings: dict[str, list[tuple[int, float]]] = {}
         if mode in ("dense", "hybrid"):
             rankings["dense"] = self.store.dense_search(self.embedder.encode_query(q.dense_text), depth, allowed)
@@ -213,8 +226,9 @@ class Retriever:
         # A passage's score is its document's fused score; within a document its own fused score orders it.
         document_of = self.store.docstore.document_of(list(fused))
         documents = fuse({name: best_per_document(r, document_of) for name, r in rankings.items()})
-        score = {c: documents.get(document_of.get(c, ""), float("-inf")) for c in fused}
-        return score, sorted(fused, key=lambda c: (-score[c], -fused[c]))
+        score = {c: documents[document_of[c]] if c in document_of else fused[c] for c in fused}
+        order = sorted(fused, key=lambda c: (-score[c], document_of.get(c, ""), -fused[c]))
+        return score, per_document_cap(order, document_of, self.settings.max_per_document)
 
     def _passages(self, order: list[int], fused: dict[int, float],
                   rankings: dict[str, list[tuple[int, float]]]) -> list[Passage]:

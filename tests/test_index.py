@@ -146,6 +146,11 @@ def test_write_killed_midway_leaves_a_loadable_index(engine, fresh_settings, mod
     script = KILL_SCRIPT.format(module=module, attr=attr, action=action)
     before = engine.info()["counts"]
     engine.close()
+    folder = fresh_settings.index.root / "t"
+    # files an earlier killed writer could have left: swept by the next save
+    (folder / "dense-000000.faiss").write_bytes(b"old")
+    (folder / "bm25-000000").mkdir()
+    (folder / ".dense-000002.faiss.tmp-1").write_bytes(b"partial")
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     result = subprocess.run([sys.executable, "-c", script, str(fresh_settings.index.root)], env=env,
                             capture_output=True, text=True, timeout=300)
@@ -156,7 +161,9 @@ def test_write_killed_midway_leaves_a_loadable_index(engine, fresh_settings, mod
     assert counts["documents"] == before["documents"] + (1 if survives else 0)
     assert (reopened.get_document("new:1") is not None) == survives
     assert reopened.search("cancer", k=3)
-    folder = fresh_settings.index.root / "t"
+    if not survives:
+        reopened.add([Document(id="new:2", source="web", title="After", text="A document written after the kill.")])
+    assert not list(folder.glob(".dense-*")), sorted(p.name for p in folder.iterdir())
     assert len(list(folder.glob("dense-*.faiss"))) == 1 and len(list(folder.glob("bm25-*"))) == 1, \
         sorted(p.name for p in folder.iterdir())
 
@@ -172,10 +179,13 @@ def test_rebuild_from_a_changed_manifest_mirrors_it_and_keeps_other_documents(fr
         for f in files:
             (tmp_path / name / f.name).write_bytes(f.read_bytes())
 
-    def manifest(*names: str, missing: str | None = None) -> Path:
+    (tmp_path / "cdc-empty").mkdir()
+
+    def manifest(*names: str, missing: str | None = None, empty: str | None = None) -> Path:
         entries = [f'[[literature]]\nname = "{n}"\npath = "{n}"\nreader = "medquad"\nlicence = "CC BY 4.0"\n' for n in names]
-        if missing:
-            entries.append(f'[[literature]]\nname = "{missing}"\npath = "{missing}-gone"\nreader = "medquad"\nlicence = "CC BY 4.0"\n')
+        for name, folder in ((missing, f"{missing}-gone"), (empty, f"{empty}-empty")):
+            if name:
+                entries.append(f'[[literature]]\nname = "{name}"\npath = "{folder}"\nreader = "medquad"\nlicence = "CC BY 4.0"\n')
         path = tmp_path / "manifest.toml"
         path.write_text("\n".join(entries))
         return path
@@ -193,6 +203,13 @@ def test_rebuild_from_a_changed_manifest_mirrors_it_and_keeps_other_documents(fr
     # a source whose folder is missing is an error: nothing the earlier build indexed is deleted
     report = build_knowledge(fresh_settings, name="k", embedder=embedder, manifest_path=manifest("mplus", missing="cdc"))
     assert report.errors and report.deleted == 0
+    engine = Engine.open(fresh_settings, "k", build_if_missing=False)
+    assert sources(engine) == {**both, "notes": 1}
+    engine.close()
+
+    # a source that now yields nothing (an emptied folder) is reported and keeps its documents too
+    report = build_knowledge(fresh_settings, name="k", embedder=embedder, manifest_path=manifest("mplus", empty="cdc"))
+    assert any("no documents read" in str(e) for e in report.errors) and report.deleted == 0
     engine = Engine.open(fresh_settings, "k", build_if_missing=False)
     assert sources(engine) == {**both, "notes": 1}
     engine.close()

@@ -220,7 +220,8 @@ class IndexStore:
         self.manifest.save(self.folder)
         # The previous revision's files, and any a killed writer left behind, are no longer referenced.
         stale = set(old.values()) | {p.name for p in self.folder.glob("dense-*.faiss")} | {
-            p.name for p in self.folder.glob("bm25-*")} | {p.name for p in self.folder.glob(".dense-*.tmp*")}
+            p.name for p in self.folder.glob("bm25-*")} | {p.name for p in self.folder.glob(".dense-*.tmp*")} | {
+            p.name for p in self.folder.glob(".bm25-*.tmp")}
         for name in stale - {dense_name, bm25_name}:
             target = self.folder / name
             shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)

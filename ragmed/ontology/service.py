@@ -39,7 +39,7 @@ def _common(record: ConceptRecord) -> bool:
     codes = _icd10cm_codes(record)
     if not record.definition or not codes or _NUMBERED_SUBTYPE.search(record.label or ""):
         return False
-    return any("." not in code for code in codes) or bool(record.symptoms)
+    return any("." not in code or code.endswith(".9") for code in codes) or bool(record.symptoms)
 
 
 CARD_SELECTIONS: dict[str, Callable[[ConceptRecord], bool]] = {
@@ -50,8 +50,9 @@ CARD_SELECTIONS: dict[str, Callable[[ConceptRecord], bool]] = {
 }
 """Which concepts of an ontology become cards. ``clinical``: a definition and an ICD-10-CM code (about
 2,800 Disease Ontology cards). ``common``: of those, the diseases that name a whole ICD-10-CM category
-(E11, I10, J45) or have Disease Ontology symptom links, numbered genetic subtypes left out (about 600
-cards: what the starter embeds so that its first build stays within minutes on a CPU)."""
+(E11, I10, J45) or its unspecified form (N18.9, E03.9), or have Disease Ontology symptom links, numbered
+genetic subtypes left out (about 730 cards: what the starter embeds so that its first build stays within
+minutes on a CPU)."""
 DEFAULT_SELECTION = "clinical"
 
 
