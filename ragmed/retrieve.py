@@ -123,27 +123,33 @@ def per_document_cap(order: list[int], document_of: dict[int, str], cap: int) ->
 
 def mmr(order: list[int], relevance: dict[int, float], vectors: dict[int, np.ndarray], k: int,
         lam: float, dedup: float) -> list[int]:
-    """Maximal marginal relevance over ``order``, dropping near-duplicates (cosine >= ``dedup``)."""
+    """Maximal marginal relevance over ``order``, dropping near-duplicates (cosine >= ``dedup``).
+
+    Each step takes the candidate with the best ``lam * relevance - (1 - lam) * similarity``, where
+    similarity is the highest cosine to a passage already taken (0 without a vector); ties go to the
+    earlier candidate.
+    """
     if not order:
         return []
+    n = len(order)
     rel = np.array([relevance[c] for c in order], dtype=np.float64)
     rel = (rel - rel.min()) / ((rel.max() - rel.min()) or 1.0)
+    has = np.array([c in vectors for c in order])
+    dim = next((len(v) for v in vectors.values()), 0)
+    matrix = np.stack([vectors[c] if c in vectors else np.zeros(dim, dtype=np.float32) for c in order]) if dim else None
+    similarity = np.zeros(n)
+    alive = np.ones(n, dtype=bool)
     chosen: list[int] = []
-    remaining = list(range(len(order)))
-    while remaining and len(chosen) < k:
-        best, best_value = None, -np.inf
-        for i in remaining:
-            vector = vectors.get(order[i])
-            similarity = max((float(vector @ vectors[order[c]]) for c in chosen if vector is not None and order[c] in vectors), default=0.0)
-            if similarity >= dedup:
-                continue
-            value = lam * rel[i] - (1 - lam) * similarity
-            if value > best_value:
-                best, best_value = i, value
-        if best is None:
+    while len(chosen) < k:
+        alive &= similarity < dedup  # similarity only grows: a near-duplicate stays one
+        if not alive.any():
             break
+        value = np.where(alive, lam * rel - (1 - lam) * similarity, -np.inf)
+        best = int(np.argmax(value))
         chosen.append(best)
-        remaining.remove(best)
+        alive[best] = False
+        if matrix is not None and has[best]:
+            similarity = np.maximum(similarity, np.where(has, matrix @ matrix[best], 0.0))
     return [order[i] for i in chosen]
 
 
