@@ -204,6 +204,14 @@ def test_medquad_ids_stay_unique_where_question_ids_repeat() -> None:
     assert doc.metadata["cuis"] == ["C0751606"] and doc.metadata["focus"] == "Adult Acute Lymphoblastic Leukemia"
 
 
+@needs_data
+def test_medquad_agency_credit_leaves_the_answer_text_for_metadata() -> None:
+    doc = next(iter(MedQuADReader().read(DATA / "medquad" / "4_MPlus_Health_Topics_QA" / "0000273.xml", lambda e: None)))
+    assert doc.title == "What is (are) Diabetes Type 2 ?"
+    assert doc.text.endswith("Some people also need to take diabetes medicines.") and "NIH:" not in doc.text
+    assert doc.metadata["credit"] == "NIH: National Institute of Diabetes and Digestive and Kidney Diseases"
+
+
 def test_medquad_malformed_and_missing_question(tmp_path: Path) -> None:
     good = tmp_path / "0000001.xml"
     good.write_text(

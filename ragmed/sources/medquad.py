@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,13 +20,17 @@ MEDQUAD_LICENCE = "CC BY 4.0"
 MEDQUAD_ATTRIBUTION = "MedQuAD (Ben Abacha & Demner-Fushman, BMC Bioinformatics 2019), CC BY 4.0"
 #: Root tags used across the MedQuAD subsets (most files use ``Document``).
 ROOT_TAGS = frozenset({"Document", "DiseaseFile", "doc"})
+#: The agency credit that ends many MedlinePlus answers ("... NIH: National Institute of Diabetes and ...").
+CREDIT = re.compile(r"\s*\b(NIH: National [A-Z][A-Za-z,]*(?: [A-Za-z,]+)*)\s*$")
 
 
 @dataclass
 class MedQuADReader:
     """Reads one MedQuAD file: one ``Document`` per question-answer pair with an answer.
 
-    ``title`` is the question and ``text`` the answer (whitespace normalised, paragraphs kept).
+    ``title`` is the question and ``text`` the answer (whitespace normalised, paragraphs kept); the agency
+    credit that ends many MedlinePlus answers ("NIH: National Institute of ...") goes to ``metadata["credit"]``
+    rather than the text, so that it is never cited as a claim.
     ``id`` is "medquad:<source>/<file>-<pid>", which equals "medquad:<source>/<qid>" except in
     the few CancerGov files that repeat another file's qids; question ids alone repeat across
     the subsets. Empty answers are part of the published data and are skipped silently; a pair
@@ -90,6 +95,9 @@ class MedQuADReader:
             return None
         answer_node = children.get("answer")
         answer = clean_paragraphs("".join(answer_node.itertext())) if answer_node is not None else ""
+        credit = CREDIT.search(answer)
+        if credit and credit.start() > 0:
+            answer = answer[: credit.start()]
         if not answer:
             return None
         qid = question_node.get("qid") or f"{path.stem}-{pid}"
@@ -103,6 +111,7 @@ class MedQuADReader:
                 **annotation,
                 "document_id": root.get("id") or root.get("docid") or root.get("fid"),
                 "attribution": f"{MEDQUAD_ATTRIBUTION}; from {source}",
+                **({"credit": credit.group(1)} if credit and credit.start() > 0 else {}),
             },
         )
 
