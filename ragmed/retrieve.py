@@ -195,7 +195,7 @@ class Retriever:
             raise RetrievalError("query must not be empty")
         q = expanded or self.expand(query)
         allowed = self.store.allowed_ids(filters)
-        depth = max(self.settings.candidates, 2 * k)
+        depth = max(self.settings.candidates, k)
         rankings: dict[str, list[tuple[int, float]]] = {}
         if mode in ("dense", "hybrid"):
             rankings["dense"] = self.store.dense_search(self.embedder.encode_query(q.dense_text), depth, allowed)
