@@ -63,12 +63,13 @@ def _fail(exc: Exception, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def _codes_line(concept: Any, most: int = 5) -> str:
+    """The concept's CURIE and its codes as people read them (``ICD-10-CM E11``), at most ``most`` systems."""
+    from ragmed.ontology.curies import display_codes
 
-def _codes_line(concept: Any, most: int = 6) -> str:
-    """``DOID:9352, ICD10CM:E11, MESH:D003924, ...``: each code with its system, at most ``most`` shown."""
-    codes = [code if ":" in code else f"{system}:{code}" for system, values in concept.codes.items() for code in values]
-    shown = codes[:most] or [concept.curie]
-    return ", ".join(shown) + (f", +{len(codes) - most} more" if len(codes) > most else "")
+    codes = display_codes(concept.codes, skip=concept.curie)
+    return ", ".join([concept.curie, *codes[:most]]) + (f", +{len(codes) - most} more" if len(codes) > most else "")
+
 
 def _open(settings: Settings, index: str | None, quiet: bool = False):  # type: ignore[no-untyped-def]
     from ragmed.engine import Engine
