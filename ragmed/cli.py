@@ -195,7 +195,8 @@ def ask(
     k: Optional[int] = typer.Option(None, "-k", help="Passages used as evidence."),
     generator: Optional[str] = typer.Option(None, help="extractive, llamacpp, transformers or openai."),
     source: Optional[list[str]] = typer.Option(None, help="Only these sources (repeatable)."),
-    stream: bool = typer.Option(True, help="Stream generated tokens as they are written."),
+    stream: bool = typer.Option(True, help="Stream each sentence once it has passed the citation check."),
+    draft: bool = typer.Option(False, "--draft", help="Clinician audience: also stream the model's unchecked draft."),
     index: Optional[str] = IndexOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -210,37 +211,51 @@ def ask(
         if as_json or not stream:
             answer = engine.ask(question, audience=audience, k=k, filters=filters, generator=generator)
         else:
-            answer = _stream(engine, question, audience, k, filters, generator)
+            answer = _stream(engine, question, audience, k, filters, generator, draft)
     except RagmedError as exc:
         _fail(exc, 2 if "empty" in str(exc) or "must be" in str(exc) else 1)
     if as_json:
         out.print_json(json.dumps(answer.to_dict(), default=str))
     else:
-        _print_answer(answer, engine.info().get("attribution", []))
+        _print_answer(answer, engine.info().get("attribution", []), streamed=stream)
 
 
-def _stream(engine, question, audience, k, filters, generator) -> Answer:  # type: ignore[no-untyped-def]
-    streamed = False
+def _stream(engine, question, audience, k, filters, generator, draft) -> Answer:  # type: ignore[no-untyped-def]
+    """Print checked sentences as they pass the citation check (and, on request, the clinician's draft)."""
+    from ragmed.types import AnswerEvent, DraftEvent, LeadEvent, SentenceEvent
+
     answer = None
-    for event in engine.stream(question, audience=audience, k=k, filters=filters, generator=generator):
-        if event["type"] == "token":
-            if not streamed:
-                console.print("[dim]draft (checking citations when done):[/dim]")
-            streamed = True
-            console.print(event["text"], end="", markup=False, highlight=False)
-        elif event["type"] == "answer":
-            answer = event["answer"]
-    if streamed:
-        console.print("\n")
+    drafted = False
+    for event in engine.stream(question, audience=audience, k=k, filters=filters, generator=generator, draft=draft):
+        if isinstance(event, DraftEvent):
+            if not drafted:
+                console.print("[dim]draft (unchecked):[/dim]")
+                drafted = True
+            console.print(event.text, end="", markup=False, highlight=False)
+        elif isinstance(event, LeadEvent):
+            out.print(f"[bold red]{event.text}[/bold red]\n")
+        elif isinstance(event, SentenceEvent):
+            if drafted:
+                console.print("")
+                drafted = False
+            out.print(event.text + " ", end="", markup=False, highlight=False)
+        elif isinstance(event, AnswerEvent):
+            answer = event.answer
     assert answer is not None
+    if answer.abstained and not any(f.kind in ("emergency", "declined") for f in answer.flags):
+        from ragmed.cite import ABSTAIN
+
+        out.print(ABSTAIN, markup=False, highlight=False)
+    out.print("\n")
     return answer
 
 
-def _print_answer(answer: Answer, attribution: list[dict[str, str]]) -> None:
-    for flag in answer.flags:
-        if flag.kind == "emergency":
-            out.print(f"[bold red]{flag.message}[/bold red]")
-    out.print(answer.text + "\n")
+def _print_answer(answer: Answer, attribution: list[dict[str, str]], streamed: bool = False) -> None:
+    if not streamed:
+        for flag in answer.flags:
+            if flag.kind == "emergency":
+                out.print(f"[bold red]{flag.message}[/bold red]")
+        out.print(answer.text + "\n")
     if answer.fallback_reason:
         out.print(f"[yellow]note:[/yellow] {answer.fallback_reason}")
     for c in answer.citations:
@@ -249,7 +264,7 @@ def _print_answer(answer: Answer, attribution: list[dict[str, str]]) -> None:
     if answer.concepts:
         out.print("\nConcepts: " + "; ".join(f"{c.label} ({_codes_line(c)})" for c in answer.concepts))
     for flag in answer.flags:
-        if flag.kind in ("disclaimer", "declined"):
+        if flag.kind == "disclaimer" or (flag.kind == "declined" and not streamed):
             out.print(f"[dim]{flag.message}[/dim]")
     used = {c.source.split("/")[0] for c in answer.citations}
     lines = [a["attribution"] for a in attribution if a["name"].split("-")[0] in used or
@@ -312,6 +327,9 @@ def _register_optional() -> None:
     from ragmed.ontology.cli import register as register_ontology
 
     register_ontology(app)
+    from ragmed.train_cli import app as train_app
+
+    app.add_typer(train_app, name="train", help="Train the models ragmed ships (the citation verifier).")
     try:
         from eval.cli import app as eval_app
     except ModuleNotFoundError as exc:

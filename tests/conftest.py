@@ -90,3 +90,26 @@ def small_engine(small_index):  # type: ignore[no-untyped-def]
 def fresh_settings(tmp_path):  # type: ignore[no-untyped-def]
     """Settings with an empty index root of this test's own."""
     return make_settings(tmp_path / "indexes", knowledge=str(KNOWLEDGE / "manifest.toml"))
+
+
+@pytest.fixture(scope="session")
+def verifier():  # type: ignore[no-untyped-def]
+    """ragmed's trained verifier, shipped in ragmed/models/verifier, loaded once."""
+    from ragmed.config import VerifierSettings
+    from ragmed.verify import make_verifier
+
+    return make_verifier(VerifierSettings())
+
+
+@pytest.fixture(scope="session")
+def concepts(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """An ``OntologyService`` over the Disease Ontology and HPO shipped in knowledge/, built once."""
+    from ragmed.knowledge import load_manifest
+    from ragmed.ontology.service import OntologyService, build_concepts
+    from ragmed.types import IngestReport
+
+    folder = tmp_path_factory.mktemp("concepts")
+    manifest = load_manifest(KNOWLEDGE / "manifest.toml")
+    sources = [s for s in manifest.ontology if s.name in ("doid", "hpo")]
+    list(build_concepts(sources, folder, IngestReport()))
+    return OntologyService.open(folder / "concepts.sqlite")
