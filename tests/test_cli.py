@@ -64,7 +64,7 @@ def test_search_json_and_info(small_index):
     assert info["counts"]["chunks"] == info["counts"]["vectors"] > 0
 
 
-def test_build_add_delete_round_trip_with_bad_records(tmp_path, small_index, data_dir):
+def test_build_add_delete_round_trip_with_bad_records(tmp_path, small_index, fixtures_dir):
     good = tmp_path / "notes.jsonl"
     good.write_text(
         json.dumps({"id": "n1", "text": "Zebrafish regenerate fins after amputation.", "title": "Fins"}) + "\n"
@@ -72,7 +72,7 @@ def test_build_add_delete_round_trip_with_bad_records(tmp_path, small_index, dat
         + json.dumps({"id": "n2", "title": "No text here"}) + "\n"
         + json.dumps({"id": "n3", "text": "Axolotls regrow whole limbs.", "title": "Limbs"}) + "\n")
     settings = small_index.model_copy(update={"index": small_index.index.model_copy(update={"root": tmp_path / "idx"})})
-    pubmed = data_dir / "literature" / "pubmed-medline-xml" / "biopython_pubmed4.xml"
+    pubmed = fixtures_dir / "literature" / "pubmed-medline-xml" / "biopython_pubmed4.xml"
     built = json.loads(run(settings, "build", str(pubmed), "--index", "small", "--json").stdout)
     assert built["added"] == pubmed.read_text().count("<PubmedArticle>") - built["skipped"] > 0
     added = json.loads(run(settings, "add", str(good), "--json").stdout)

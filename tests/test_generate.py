@@ -44,8 +44,8 @@ def medquad_passages(path: Path, limit: int = 6) -> list[Passage]:
 
 
 @pytest.fixture(scope="module")
-def diabetes(data_dir) -> list[Passage]:  # type: ignore[no-untyped-def]
-    return medquad_passages(data_dir / "medquad" / "7_SeniorHealth_QA" / "0000015.xml", limit=5)
+def diabetes(fixtures_dir) -> list[Passage]:  # type: ignore[no-untyped-def]
+    return medquad_passages(fixtures_dir / "medquad" / "7_SeniorHealth_QA" / "0000015.xml", limit=5)
 
 
 @pytest.fixture(scope="module")
