@@ -28,6 +28,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def _forbid_skip(report: pytest.CollectReport | pytest.TestReport, config: pytest.Config) -> None:
     if report.skipped and not hasattr(report, "wasxfail") and config.getoption("fail_on_skip"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
         report.outcome = "failed"
         report.longrepr = f"skipped, and --fail-on-skip forbids skips: {reason}"
 
