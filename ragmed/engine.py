@@ -19,6 +19,7 @@ from ragmed.errors import ConfigError, InvalidRequestError
 from ragmed.index.docstore import Filters
 from ragmed.index.store import CONCEPTS, IndexStore
 from ragmed.retrieve import Query, Retriever, make_reranker
+from ragmed.text import is_blank
 from ragmed.types import Answer, Concept, Document, IngestReport, Passage
 
 logger = logging.getLogger(__name__)
@@ -258,7 +259,7 @@ class Engine:
 
 
 def _clean(question: str) -> str:
-    if not isinstance(question, str) or not question.strip():
+    if not isinstance(question, str) or is_blank(question):
         raise InvalidRequestError("question must not be empty")
     return question.strip()
 
