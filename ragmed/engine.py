@@ -21,6 +21,7 @@ from ragmed.index.store import CONCEPTS, IndexStore
 from ragmed.retrieve import Query, Retriever, make_reranker
 from ragmed.cite import CitationChecker
 from ragmed.generate.relevance import RelevanceGate
+from ragmed.text import is_blank
 from ragmed.types import Answer, AnswerEvent, Concept, Document, IngestReport, Passage, StreamEvent
 
 logger = logging.getLogger(__name__)
@@ -288,7 +289,7 @@ class Engine:
 
 
 def _clean(question: str) -> str:
-    if not isinstance(question, str) or not question.strip():
+    if not isinstance(question, str) or is_blank(question):
         raise InvalidRequestError("question must not be empty")
     return question.strip()
 

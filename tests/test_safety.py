@@ -69,8 +69,8 @@ def test_instruction_like_text_is_flagged_as_injection() -> None:
 
 
 @pytest.fixture(scope="module")
-def heart_attack(data_dir) -> list[Passage]:  # type: ignore[no-untyped-def]
-    return medquad_passages(data_dir / "medquad" / "8_NHLBI_QA_XML" / "0000058.xml")
+def heart_attack(fixtures_dir) -> list[Passage]:  # type: ignore[no-untyped-def]
+    return medquad_passages(fixtures_dir / "medquad" / "8_NHLBI_QA_XML" / "0000058.xml")
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +92,8 @@ def test_a_red_flag_question_gets_emergency_guidance_first(extractive, heart_att
 
 
 @pytest.mark.integration
-def test_public_dosing_question_is_declined_and_amounts_are_left_out(extractive, data_dir) -> None:  # type: ignore[no-untyped-def]
-    passages = medquad_passages(data_dir / "medquad" / "5_NIDDK_QA" / "0000044.xml", limit=10)
+def test_public_dosing_question_is_declined_and_amounts_are_left_out(extractive, fixtures_dir) -> None:  # type: ignore[no-untyped-def]
+    passages = medquad_passages(fixtures_dir / "medquad" / "5_NIDDK_QA" / "0000044.xml", limit=10)
     answer = extractive.answer("How many mg of metformin should I take for prediabetes?", passages, "public")
     kinds = [f.kind for f in answer.flags]
     assert "declined" in kinds and kinds[-1] == "disclaimer"
