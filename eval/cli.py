@@ -119,6 +119,75 @@ def retrieval(
     out.print(f"results: {json_path}  {md_path}")
 
 
+@app.command("citations")
+def citations(
+    gold: Optional[Path] = typer.Option(None, "--gold", help="Gold JSONL of question/claim/evidence/evidence_title/label "
+                                        "(default: eval/sets/citations/gold.jsonl)."),
+    split: str = typer.Option("test", "--split", help="dev, test or all (items without a split count in all)."),
+    backends: list[str] = typer.Option(["trained", "lexical"], "--backend", "-b", help="Verifier backends to compare."),
+    model: Optional[Path] = typer.Option(None, "--model", help="A local CrossEncoder folder for the cross-encoder backend."),
+    index: Optional[str] = typer.Option(None, "--index", "-i", help="Index whose concept store does the topic check "
+                                        "(default: the starter index)."),
+    synthetic: bool = typer.Option(True, "--synthetic/--no-synthetic", help="Also score the synthetic test split "
+                                   "(pairs built from the knowledge, as `ragmed train verifier` builds them)."),
+    abstention: bool = typer.Option(True, "--abstention/--no-abstention", help="Also ask the abstention questions "
+                                    "and report the share of answers that abstain."),
+    generator: str = typer.Option("extractive", "--generator", "-g", help="Generator for the abstention questions."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Precision, recall and F1 of each verifier backend on the gold set and the synthetic test split."""
+    from eval.citations import GOLD, CitationReport, format_table, read_gold, score
+    from ragmed.config import load_settings
+    from ragmed.engine import Engine
+    from ragmed.verify import make_verifier
+    from ragmed.verify.topic import TopicJudge
+
+    settings = load_settings()
+    report = CitationReport()
+    errors: list = []
+    try:
+        claims = read_gold(gold or GOLD, errors)
+        engine = Engine.open(settings, index)
+        topic = TopicJudge(engine.ontology) if engine.ontology else None
+        chosen = [c for c in claims if split == "all" or c.split == split]
+        verifiers = {}
+        for name in backends:
+            backend_settings = settings.verifier.model_copy(update={"backend": name, **({"model_path": model} if model and name == "cross-encoder" else {})})
+            verifiers[name] = (make_verifier(backend_settings, engine.embedder), backend_settings.support_threshold)
+        report.sets[f"gold/{split}"] = [score(name, v, chosen, t, topic) for name, (v, t) in verifiers.items()]
+        if synthetic:
+            from eval.citations import GoldClaim
+            from ragmed.verify.data import PairBuilder, knowledge_documents, ontology_helpers
+
+            link, siblings = ontology_helpers(engine.store.folder / "concepts.sqlite")
+            pairs = [p for p in PairBuilder(link, siblings, seed=0).build(knowledge_documents(settings.knowledge), per_document=2)
+                     if p.split == "test"]
+            synthetic_claims = [GoldClaim(p.question, p.claim, p.evidence, p.title,
+                                          "supported" if p.label else ("wrong_topic" if p.kind == "wrong_topic" else "unsupported"),
+                                          "test") for p in pairs]
+            report.sets["synthetic/test"] = [score(name, v, synthetic_claims, t) for name, (v, t) in verifiers.items()]
+        if abstention:
+            from eval.abstention import abstention_rates
+
+            report.abstention = abstention_rates(engine, split, generator)
+    except RagmedError as exc:
+        _fail(exc)
+    report.errors = [str(e) for e in errors]
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+        return
+    for error in report.errors:
+        console.print(f"[yellow]skipped[/yellow] {error}")
+    out.print(format_table(report))
+    if report.abstention:
+        a = report.abstention
+        out.print(f"\nabstention ({split}, {generator}): {a['unanswerable_abstained']}/{a['unanswerable']} unanswerable questions "
+                  f"abstained ({a['abstain_rate']:.2f}); {a['answerable_answered']}/{a['answerable']} answerable questions "
+                  f"answered ({a['answer_rate']:.2f})")
+    if errors:
+        out.print(f"{len(claims)} claims read, {len(errors)} skipped")
+
+
 @app.command("report")
 def report(run_dir: Path = typer.Argument(..., help="Run folder.")) -> None:
     """Rebuild summary.json, report.md and report.html of a run from its trace."""

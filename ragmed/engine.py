@@ -125,6 +125,11 @@ class Engine:
         return self.retriever.search(_clean(query), k=k, mode=mode, filters=as_filters(filters))
 
     @property
+    def ontology(self) -> Any:
+        """The index's ontology service (linking, expansion, hierarchy), or None when it has no concept store."""
+        return self._ontology
+
+    @property
     def checker(self) -> CitationChecker:
         """The citation checker: the configured verifier and, when the index has ontologies, the topic check.
 

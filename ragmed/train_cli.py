@@ -65,6 +65,8 @@ def verifier(
     pairs_in: Optional[Path] = typer.Option(None, "--pairs", help="Train on these pairs (JSONL) instead of building them."),
     pairs_out: Optional[Path] = typer.Option(None, "--pairs-out", help="Also write the pairs as JSONL (.gz to compress)."),
     device: Optional[str] = typer.Option(None, "--device", help="torch device (cuda when present, else cpu)."),
+    base: Optional[Path] = typer.Option(None, "--base", help="Start from these weights (a verifier folder) instead "
+                                        "of the bundled MiniLM, to train further."),
 ) -> None:
     """Fine-tune the citation verifier from the bundled MiniLM weights on pairs built from the knowledge."""
     from ragmed.cli import _open, _settings, progress_bar
@@ -90,8 +92,9 @@ def verifier(
                     handle.write(json.dumps(pair.to_dict()) + "\n")
         console.print(f"{sum(p.split == 'train' for p in pairs)} training pairs, "
                       f"{sum(p.split == 'dev' for p in pairs)} dev, {sum(p.split == 'test' for p in pairs)} test")
-        config = TrainConfig(out=out_dir, seed=seed, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                             max_minutes=max_minutes, device=device, layers=layers)
+        config = TrainConfig(out=out_dir, base_model=str(base) if base else None, seed=seed, epochs=epochs,
+                             batch_size=batch_size, learning_rate=learning_rate, max_minutes=max_minutes, device=device,
+                             layers=layers)
         with progress_bar() as update:
             result = train(pairs, config, progress=update)
     except (RagmedError, ValueError) as exc:
