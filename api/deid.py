@@ -143,18 +143,10 @@ _NAME_INTRO = re.compile(
     re.IGNORECASE,
 )
 _STOP = frozenset(
-    "and i im i'm with who from age aged a an the have has had was is am are be but my of in on at to for it so what "
-    "how can could should do does did will would please not just very really also too been being taking take took "
-    "having feeling feel felt here there that this these those when where why which while after before since about "
-    "years year old months weeks days diagnosed suffering sick ill worried scared allergic pregnant on off "
-    "type diabetic asthmatic".split()
+    ["and", "i", "im", "i'm", "with", "who", "from", "age", "aged", "a", "an", "the", "have", "has", "had", "was", "is", "am", "are", "be", "but", "my", "of", "in", "on", "at", "to", "for", "it", "so", "what", "how", "can", "could", "should", "do", "does", "did", "will", "would", "please", "not", "just", "very", "really", "also", "too", "been", "being", "taking", "take", "took", "having", "feeling", "feel", "felt", "here", "there", "that", "this", "these", "those", "when", "where", "why", "which", "while", "after", "before", "since", "about", "years", "year", "old", "months", "weeks", "days", "diagnosed", "suffering", "sick", "ill", "worried", "scared", "allergic", "pregnant", "on", "off", "type", "diabetic", "asthmatic"]
 )
 _AMBIGUOUS = frozenset(
-    "will may june april august grace hope faith joy mark bill art pat sue rose dawn iris ivy lily daisy holly ruby "
-    "pearl amber crystal summer autumn winter sky rain river stone hunter chase chance page penny ray gene guy max "
-    "sunny dale glen wade rich frank jack nick rob don ken long young see so my in an al else miles major man "
-    "many min miss numbers soon tiny van ward honey lean brain alpha angle carry chin conception desire dot era "
-    "flora foster grant kit lu manual marine moon season spring sun vena can cannot".split()
+    ["will", "may", "june", "april", "august", "grace", "hope", "faith", "joy", "mark", "bill", "art", "pat", "sue", "rose", "dawn", "iris", "ivy", "lily", "daisy", "holly", "ruby", "pearl", "amber", "crystal", "summer", "autumn", "winter", "sky", "rain", "river", "stone", "hunter", "chase", "chance", "page", "penny", "ray", "gene", "guy", "max", "sunny", "dale", "glen", "wade", "rich", "frank", "jack", "nick", "rob", "don", "ken", "long", "young", "see", "so", "my", "in", "an", "al", "else", "miles", "major", "man", "many", "min", "miss", "numbers", "soon", "tiny", "van", "ward", "honey", "lean", "brain", "alpha", "angle", "carry", "chin", "conception", "desire", "dot", "era", "flora", "foster", "grant", "kit", "lu", "manual", "marine", "moon", "season", "spring", "sun", "vena", "can", "cannot"]
 )
 
 
@@ -177,14 +169,11 @@ def _gazetteer() -> tuple[frozenset[str], frozenset[str], frozenset[str], frozen
 
 
 _TOKEN = re.compile(r"[A-Za-z\u00C0-\u017F][A-Za-z'\u00C0-\u017F-]*|\S")
-_VERBS = frozenset("is has had was says said took takes got gets feels felt needs needed and or who 's , asked "
-                   "wants went keeps reports reported snores uses used can cannot should must".split())
+_VERBS = frozenset(["is", "has", "had", "was", "says", "said", "took", "takes", "got", "gets", "feels", "felt", "needs", "needed", "and", "or", "who", "'s", ",", "asked", "wants", "went", "keeps", "reports", "reported", "snores", "uses", "used", "can", "cannot", "should", "must"])
 
 
 _EPONYM_NEXT = frozenset(
-    "disease syndrome palsy sign test cyst ulcer fracture phenomenon disorder lymphoma sarcoma tumor tumour esophagus "
-    "oesophagus reflex law score scale criteria classification procedure operation maneuver manoeuvre triad node "
-    "nodes contracture encephalopathy anemia anaemia thyroiditis arthritis dementia virus bacillus".split()
+    ["disease", "syndrome", "palsy", "sign", "test", "cyst", "ulcer", "fracture", "phenomenon", "disorder", "lymphoma", "sarcoma", "tumor", "tumour", "esophagus", "oesophagus", "reflex", "law", "score", "scale", "criteria", "classification", "procedure", "operation", "maneuver", "manoeuvre", "triad", "node", "nodes", "contracture", "encephalopathy", "anemia", "anaemia", "thyroiditis", "arthritis", "dementia", "virus", "bacillus"]
 )
 
 
@@ -296,9 +285,7 @@ def deidentify(text: str) -> str:
 
 
 _GENERIC = frozenset(
-    "the of and on at in to fax ssn dob age yo year years old mrn mr ext badge permit s n ny ca vp street st road "
-    "north lane suite box p o po apt township county jpg jpeg png gif heic tiff webp bmp dcm http https ftp www "
-    "id no number".split()
+    ["the", "of", "and", "on", "at", "in", "to", "fax", "ssn", "dob", "age", "yo", "year", "years", "old", "mrn", "mr", "ext", "badge", "permit", "s", "n", "ny", "ca", "vp", "street", "st", "road", "north", "lane", "suite", "box", "p", "o", "po", "apt", "township", "county", "jpg", "jpeg", "png", "gif", "heic", "tiff", "webp", "bmp", "dcm", "http", "https", "ftp", "www", "id", "no", "number"]
 )
 
 

@@ -156,7 +156,7 @@ def install_handlers(app: FastAPI) -> None:
                 msg += f" (got {_short(err['input'])})"
             messages.append(msg)
         body = error_body(status, "; ".join(messages) or "invalid request", fields[0] if fields else None)
-        body["errors"] = [{"field": _safe(f), "message": _safe(m)} for f, m in zip(fields, messages)]
+        body["errors"] = [{"field": _safe(f), "message": _safe(m)} for f, m in zip(fields, messages, strict=True)]
         return JSONResponse(body, status_code=status)
 
     @app.exception_handler(StarletteHTTPException)

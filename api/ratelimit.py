@@ -15,10 +15,10 @@ import math
 import time
 
 from limits import RateLimitItemPerMinute
-from limits.errors import ConfigurationError
-from limits.storage import storage_from_string
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import ConfigurationError
+from limits.storage import storage_from_string
 
 from ragmed.errors import ConfigError
 

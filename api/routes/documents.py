@@ -9,7 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path as PathParam, Request
+from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from pydantic import Field, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 

@@ -149,7 +149,7 @@ class OpenAIGenerator:
         reply = str((choice.get("message") or {}).get("content") or "").strip().lower()
         for label in sorted(labels, key=len, reverse=True):
             if re.match(rf"\W*{re.escape(label.lower())}\b", reply):
-                return [0.0 if l == label else FLOOR for l in labels]
+                return [0.0 if other == label else FLOOR for other in labels]
         raise GenerationError(f"{self.url} replied {reply[:40]!r}, which is none of {labels}")
 
 
