@@ -100,7 +100,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, i
     for module in (ask, documents, chat, service, web):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
-    install_openapi(app, [*SSE_EVENTS.values(), ChatChunk], settings.api.max_question_chars)
+    install_openapi(app, [*SSE_EVENTS.values(), ChatChunk], settings.api.max_question_chars,
+                    settings.api.require_key_for_reads)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(TimeoutMiddleware, seconds=settings.api.request_timeout_s)
     if settings.api.cors_origins:

@@ -55,12 +55,12 @@ def sse_content(events: dict[str, type[BaseModel] | None], description: str) -> 
         if name != "message":
             properties["event"] = {"type": "string", "const": name}
         variants.append({"type": "object", "required": ["data"], "properties": properties})
-    return {"text/event-stream": {"schema": {"type": "string", "description": description},
-                                  "itemSchema": {"oneOf": variants}}}
+    return {"text/event-stream": {"itemSchema": {"anyOf": variants, "description": description}}}
 
 
-def install_openapi(app: FastAPI, models: list[type[BaseModel]], max_text: int) -> None:
-    """Make ``app.openapi()`` include ``models`` (stream payloads) and the configured text length limit."""
+def install_openapi(app: FastAPI, models: list[type[BaseModel]], max_text: int, keys_for_reads: bool) -> None:
+    """Make ``app.openapi()`` include ``models`` (stream payloads), the configured text length limit, and
+    whether reads need a key (when they do not, a read's security list also offers no key: ``{}``)."""
 
     def build() -> dict[str, Any]:
         if app.openapi_schema:
@@ -75,7 +75,10 @@ def install_openapi(app: FastAPI, models: list[type[BaseModel]], max_text: int) 
         for name, field in (("AskRequest", "question"), ("SearchRequest", "query")):
             components.get(name, {}).get("properties", {}).get(field, {})["maxLength"] = max_text
         for path in schema.get("paths", {}).values():
-            for operation in path.values():
+            for method, operation in path.items():
+                write = "documents" in operation.get("tags", []) and method in ("post", "delete")
+                if operation.get("security") and not write and not keys_for_reads and {} not in operation["security"]:
+                    operation["security"].append({})
                 for parameter in operation.get("parameters", []):
                     if parameter.get("name") == "q":
                         parameter["schema"]["maxLength"] = max_text

@@ -12,7 +12,7 @@ import sys
 import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from ragmed.text import is_blank
 
@@ -53,6 +53,12 @@ def _not_blank(text: str) -> str:
     return text
 
 
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Int = Annotated[int, BeforeValidator(_whole)]
+"""A JSON integer (18.0 counts, as JSON Schema says; "18" and true do not)."""
 Text = Annotated[str, AfterValidator(_valid_unicode)]
 """Any valid Unicode text."""
 Visible = Annotated[Text, AfterValidator(_not_blank), Field(min_length=1, json_schema_extra={"pattern": VISIBLE})]
@@ -67,8 +73,8 @@ class FiltersIn(_Strict):
     """Metadata filters applied to retrieval (a year range whose minimum passes its maximum selects nothing)."""
 
     sources: list[Text] | None = Field(None, description="Keep passages from these sources (e.g. pubmed, medquad).")
-    year_min: int | None = Field(None, ge=0, le=3000, description="Earliest publication year.")
-    year_max: int | None = Field(None, ge=0, le=3000, description="Latest publication year.")
+    year_min: Int | None = Field(None, ge=0, le=3000, description="Earliest publication year.")
+    year_max: Int | None = Field(None, ge=0, le=3000, description="Latest publication year.")
     doc_types: list[Text] | None = Field(None, description="Keep these document types.")
     languages: list[Text] | None = Field(None, description="Keep these languages (ISO 639-1).")
 
@@ -78,7 +84,7 @@ class GeneratorOptions(_Strict):
     needs an API key with the ``generate`` permission."""
 
     backend: Backend | None = Field(None, description="Generator backend; the configured one when unset.")
-    max_new_tokens: int | None = Field(None, gt=0, le=4096, description="Tokens generated at most.")
+    max_new_tokens: Int | None = Field(None, gt=0, le=4096, description="Tokens generated at most.")
 
 
 class AskRequest(_Strict):
@@ -87,7 +93,7 @@ class AskRequest(_Strict):
     question: Visible = Field(..., description="The question, in plain text.",
                               examples=["What is the first-line treatment of type 2 diabetes?"])
     audience: Literal["clinician", "public"] | None = Field(None, description="Who the answer is for; the configured default when unset.")
-    k: int | None = Field(None, ge=1, le=50, description="Passages given to the answerer.")
+    k: Int | None = Field(None, ge=1, le=50, description="Passages given to the answerer.")
     filters: FiltersIn | None = Field(None, description="Metadata filters.")
     generator: GeneratorOptions | None = Field(None, description="Generator options.")
     stream: bool = Field(False, description="Stream Server-Sent Events (also chosen by 'Accept: text/event-stream').")
@@ -100,7 +106,7 @@ class SearchRequest(_Strict):
     """Body of ``POST /v1/search``."""
 
     query: Visible = Field(..., description="Search text.", examples=["heart attack symptoms"])
-    k: int | None = Field(None, ge=1, le=100, description="Passages returned.")
+    k: Int | None = Field(None, ge=1, le=100, description="Passages returned.")
     mode: Literal["dense", "bm25", "hybrid"] | None = Field(None, description="Retrieval mode; the configured one when unset.")
     filters: FiltersIn | None = Field(None, description="Metadata filters.")
 
@@ -171,10 +177,10 @@ class ChatRequest(BaseModel):
                                         json_schema_extra={"contains": {"type": "object", "required": ["role"],
                                                                         "properties": {"role": {"const": "user"}}}})
     stream: bool = Field(False, description="Stream chunks as Server-Sent Events.")
-    max_tokens: int | None = Field(None, gt=0, le=4096, description="Tokens generated at most.")
-    max_completion_tokens: int | None = Field(None, gt=0, le=4096, description="Same as max_tokens (newer name).")
+    max_tokens: Int | None = Field(None, gt=0, le=4096, description="Tokens generated at most.")
+    max_completion_tokens: Int | None = Field(None, gt=0, le=4096, description="Same as max_tokens (newer name).")
     audience: Literal["clinician", "public"] | None = Field(None, description="ragmed extension: audience.")
-    k: int | None = Field(None, ge=1, le=50, description="ragmed extension: passages given to the answerer.")
+    k: Int | None = Field(None, ge=1, le=50, description="ragmed extension: passages given to the answerer.")
     filters: FiltersIn | None = Field(None, description="ragmed extension: metadata filters.")
 
     @field_validator("messages")

@@ -42,7 +42,7 @@ _UPLOAD_DOC: dict[str, Any] = {
                 "schema": {
                     "type": "object",
                     "properties": {
-                        "file": {"type": "array", "items": {"type": "string", "format": "binary"},
+                        "file": {"type": "array", "minItems": 1, "items": {"type": "string", "format": "binary"},
                                  "description": "One or more files in a supported format (PubMed XML, JATS, MedQuAD, JSONL, CSV, text, Markdown, HTML, PDF...)."},
                         "format": {"type": "string", "description": "Reader name when the suffix does not tell."},
                     },
@@ -57,7 +57,7 @@ DocId = Annotated[Visible, PathParam(description="The document id, e.g. 'pmid:12
 
 
 @router.get("/{doc_id:path}", summary="One document with its full text", response_model=DocumentOut,
-            responses=errors(404, *READ, 503))
+            responses=errors(404, 422, *READ, 503))
 async def get_document(doc_id: DocId, request: Request, _: ReadAccess) -> Any:
     """Return the document (id, source, title, text, url, licence, date, sections, metadata).
 
@@ -77,8 +77,8 @@ async def add_documents(request: Request, _: WriteAccess) -> Any:
 
     A JSON list is checked whole before anything is written: a record that does not match ``DocumentIn``
     refuses the request with 422 naming each bad record (``documents[1].text``). Uploaded files go in record
-    by record: the readable records are added and each unreadable one is counted in ``skipped`` and named in
-    ``errors``; an upload with nothing readable is refused with 422.
+    by record: the readable records are added and each unreadable record or file is counted in ``skipped`` and
+    named in ``errors`` (an upload with nothing readable adds nothing and says why).
     """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
@@ -92,7 +92,7 @@ async def add_documents(request: Request, _: WriteAccess) -> Any:
 
 
 @router.delete("/{doc_id:path}", summary="Delete one document", response_model=DeletedOut,
-               responses=errors(404, 401, 403, 429, 503))
+               responses=errors(404, 422, 401, 403, 429, 503))
 async def delete_document(doc_id: DocId, request: Request, _: WriteAccess) -> Any:
     """Delete the document and its chunks from every index."""
     engine = get_runtime(request).require_engine()
@@ -147,7 +147,4 @@ async def _add_files(request: Request) -> IngestReport:
     for error in report.errors:
         error.location = folder.sub("", error.location)
         error.message = folder.sub("", error.message)
-    if report.errors and not (report.added or report.updated or report.unchanged):
-        details = "; ".join(str(e) for e in report.errors[:5])
-        raise ApiError(422, f"file: nothing could be read from the upload: {details}", "file")
     return report
