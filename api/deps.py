@@ -59,6 +59,8 @@ async def _authorize(request: Request, bearer: HTTPAuthorizationCredentials | No
                      need: str) -> Caller:
     runtime = get_runtime(request)
     presented = header or (bearer.credentials if bearer else None)
+    if header and bearer and runtime.keys.identify(bearer.credentials) is None:
+        presented = bearer.credentials  # two keys sent: both must be valid
     if presented:
         key = runtime.keys.identify(presented)
         if key is None:

@@ -131,7 +131,7 @@ class DocumentOut(BaseModel):
     date: str | None = None
     doc_type: str | None = None
     language: str = "en"
-    sections: list[tuple[str, int, int]] = Field(default_factory=list, description="(name, start, end) in text.")
+    sections: list[list[str | int]] = Field(default_factory=list, description="[name, start, end] of each section in text.")
     metadata: dict[str, Any] = Field(default_factory=dict)
     year: int | None = None
 

@@ -73,8 +73,8 @@ class FiltersIn(_Strict):
     """Metadata filters applied to retrieval (a year range whose minimum passes its maximum selects nothing)."""
 
     sources: list[Text] | None = Field(None, description="Keep passages from these sources (e.g. pubmed, medquad).")
-    year_min: Int | None = Field(None, ge=0, le=3000, description="Earliest publication year.")
-    year_max: Int | None = Field(None, ge=0, le=3000, description="Latest publication year.")
+    year_min: Annotated[int, Field(ge=0, le=3000), BeforeValidator(_whole)] | None = Field(None, description="Earliest publication year.")
+    year_max: Annotated[int, Field(ge=0, le=3000), BeforeValidator(_whole)] | None = Field(None, description="Latest publication year.")
     doc_types: list[Text] | None = Field(None, description="Keep these document types.")
     languages: list[Text] | None = Field(None, description="Keep these languages (ISO 639-1).")
 
@@ -84,7 +84,7 @@ class GeneratorOptions(_Strict):
     needs an API key with the ``generate`` permission."""
 
     backend: Backend | None = Field(None, description="Generator backend; the configured one when unset.")
-    max_new_tokens: Int | None = Field(None, gt=0, le=4096, description="Tokens generated at most.")
+    max_new_tokens: Annotated[int, Field(gt=0, le=4096), BeforeValidator(_whole)] | None = Field(None, description="Tokens generated at most.")
 
 
 class AskRequest(_Strict):
@@ -93,7 +93,7 @@ class AskRequest(_Strict):
     question: Visible = Field(..., description="The question, in plain text.",
                               examples=["What is the first-line treatment of type 2 diabetes?"])
     audience: Literal["clinician", "public"] | None = Field(None, description="Who the answer is for; the configured default when unset.")
-    k: Int | None = Field(None, ge=1, le=50, description="Passages given to the answerer.")
+    k: Annotated[int, Field(ge=1, le=50), BeforeValidator(_whole)] | None = Field(None, description="Passages given to the answerer.")
     filters: FiltersIn | None = Field(None, description="Metadata filters.")
     generator: GeneratorOptions | None = Field(None, description="Generator options.")
     stream: bool = Field(False, description="Stream Server-Sent Events (also chosen by 'Accept: text/event-stream').")
@@ -106,7 +106,7 @@ class SearchRequest(_Strict):
     """Body of ``POST /v1/search``."""
 
     query: Visible = Field(..., description="Search text.", examples=["heart attack symptoms"])
-    k: Int | None = Field(None, ge=1, le=100, description="Passages returned.")
+    k: Annotated[int, Field(ge=1, le=100), BeforeValidator(_whole)] | None = Field(None, description="Passages returned.")
     mode: Literal["dense", "bm25", "hybrid"] | None = Field(None, description="Retrieval mode; the configured one when unset.")
     filters: FiltersIn | None = Field(None, description="Metadata filters.")
 
@@ -177,10 +177,10 @@ class ChatRequest(BaseModel):
                                         json_schema_extra={"contains": {"type": "object", "required": ["role"],
                                                                         "properties": {"role": {"const": "user"}}}})
     stream: bool = Field(False, description="Stream chunks as Server-Sent Events.")
-    max_tokens: Int | None = Field(None, gt=0, le=4096, description="Tokens generated at most.")
-    max_completion_tokens: Int | None = Field(None, gt=0, le=4096, description="Same as max_tokens (newer name).")
+    max_tokens: Annotated[int, Field(gt=0, le=4096), BeforeValidator(_whole)] | None = Field(None, description="Tokens generated at most.")
+    max_completion_tokens: Annotated[int, Field(gt=0, le=4096), BeforeValidator(_whole)] | None = Field(None, description="Same as max_tokens (newer name).")
     audience: Literal["clinician", "public"] | None = Field(None, description="ragmed extension: audience.")
-    k: Int | None = Field(None, ge=1, le=50, description="ragmed extension: passages given to the answerer.")
+    k: Annotated[int, Field(ge=1, le=50), BeforeValidator(_whole)] | None = Field(None, description="ragmed extension: passages given to the answerer.")
     filters: FiltersIn | None = Field(None, description="ragmed extension: metadata filters.")
 
     @field_validator("messages")
