@@ -13,6 +13,7 @@ Every error derives from ``RagmedError``::
     ├── RetrievalError       a search that cannot be run as asked (bad filter, bad mode)
     ├── GenerationError      a generator backend failed or is unavailable
     │   └── MissingDependencyError  an optional extra is not installed
+    ├── RequestCancelledError  the caller cancelled the work (a client went away, a deadline passed)
     └── OntologyError        a malformed ontology file or record (names file and line)
 """
 
@@ -65,6 +66,10 @@ class GenerationError(RagmedError):
 
 class MissingDependencyError(GenerationError, ImportError):
     """An optional dependency is missing; the message names the extra to install."""
+
+
+class RequestCancelledError(RagmedError):
+    """The caller cancelled the request (its client went away or its deadline passed); the work stopped."""
 
 
 class OntologyError(RagmedError):
