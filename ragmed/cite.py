@@ -29,7 +29,7 @@ from ragmed.safety import looks_like_injection
 from ragmed.text import split_sentences
 from ragmed.types import AnswerSentence, Citation, Passage
 from ragmed.verify.base import ClaimPair, Verdict, Verifier
-from ragmed.verify.claims import Claims, atomic_claims, split_run_on
+from ragmed.verify.claims import atomic_claims, split_run_on
 from ragmed.verify.lexical import missing_numbers, numbers, terms
 from ragmed.verify.topic import TopicJudge
 

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from ragmed.build import Progress, delete, ingest, open_cache, read_sources
+from ragmed.cite import CitationChecker
 from ragmed.config import Settings, load_settings
 from ragmed.embed import Embedder, make_embedder
 from ragmed.errors import ConfigError, InvalidRequestError, RequestCancelledError
+from ragmed.generate.relevance import RelevanceGate
 from ragmed.index.docstore import Filters
 from ragmed.index.store import CONCEPTS, IndexStore
 from ragmed.retrieve import Query, Retriever, make_reranker
-from ragmed.cite import CitationChecker
-from ragmed.generate.relevance import RelevanceGate
 from ragmed.text import is_blank
 from ragmed.types import Answer, AnswerEvent, Concept, Document, IngestReport, Passage, StreamEvent
 

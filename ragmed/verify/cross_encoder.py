@@ -51,7 +51,7 @@ class CrossEncoderVerifier:
     name = "cross-encoder"
 
     def __init__(self, path: str | Path, *, max_length: int = 192, candidates: int = 2, width: int = 2,
-                 quantize: bool = False, threads: int = 0, fallback: LexicalVerifier | None = None) -> None:
+                 quantize: bool = False, threads: int = 0) -> None:
         folder = Path(path)
         if not folder.is_dir():
             raise ConfigError(f"verifier model folder {folder} does not exist")
@@ -74,8 +74,8 @@ class CrossEncoderVerifier:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=DeprecationWarning)
                 warnings.simplefilter("ignore", category=UserWarning)
-                torch.ao.quantization.quantize_dynamic(self._model.model, {torch.nn.Linear}, dtype=torch.qint8,
-                                                       inplace=True)
+                torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+                    self._model.model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
         self.candidates, self.width, self.threads = candidates, width, threads
 
     def _probabilities(self, inputs: list[tuple[str, str]]) -> np.ndarray:

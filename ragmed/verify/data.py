@@ -25,6 +25,7 @@ from typing import Literal
 from ragmed.text import split_sentences, words
 from ragmed.types import Concept, Document
 from ragmed.verify import perturb
+from ragmed.verify.claims import list_items
 
 Task = Literal["support"]
 Split = Literal["train", "dev", "test"]
@@ -135,7 +136,7 @@ class PairBuilder:
         by_doc: dict[str, list[_Sentence]] = defaultdict(list)
         for s in pool:
             by_doc[s.doc.id].append(s)
-        foreign_items = [i for s in pool if (p := perturb.list_items(s.text)) for i in p[1]]
+        foreign_items = [i for s in pool if (p := list_items(s.text)) for i in p[1]]
         lexical = _Bm25([s.window for s in pool])
         out: list[Example] = []
 
@@ -145,7 +146,7 @@ class PairBuilder:
                 out.append(Example("support", question, claim, s.doc.title if title is None else title,
                                    evidence if evidence is not None else s.window, label, kind, s.doc.id, split))
 
-        for doc_id, sentences in sorted(by_doc.items()):
+        for _, sentences in sorted(by_doc.items()):
             for s in rng.sample(sentences, min(per_document, len(sentences))):
                 question = s.doc.metadata.get("question") or "" if rng.random() < 0.5 else ""
                 question = question if isinstance(question, str) else ""
