@@ -108,7 +108,9 @@ class CrossEncoderVerifier:
                 continue
             part = probs[offset:offset + len(ws)]
             offset += len(ws)
-            best = int(np.argmax(part))
+            # The narrowest window nearly as convincing as the best is the span shown to readers.
+            top = float(np.max(part))
+            best = min((j for j in range(len(ws)) if part[j] >= 0.9 * top), key=lambda j: (ws[j][1] - ws[j][0], -part[j]))
             out.append(Verdict(float(part[best]), ws[best][0], ws[best][1]))
         return out
 

@@ -76,7 +76,7 @@ def group_key(document: Document) -> str:
 def usable(sentence: str) -> bool:
     """A sentence worth making a claim of: long enough, not a question, a pointer back or a credit line."""
     n = len(words(sentence))
-    return 6 <= n <= 60 and not _QUESTIONLIKE.match(sentence) and not _POINTER.match(sentence)
+    return 6 <= n <= 90 and not _QUESTIONLIKE.match(sentence) and not _POINTER.match(sentence)
 
 
 def _overlap(claim: str, evidence: str) -> float:
@@ -147,6 +147,11 @@ class PairBuilder:
                                    evidence if evidence is not None else s.window, label, kind, s.doc.id, split))
 
         for _, sentences in sorted(by_doc.items()):
+            for s in sentences:
+                for _ in range(2):
+                    item = perturb.list_item_claim(s.text, rng, foreign_items)
+                    if item is not None:
+                        add(s, item[0], item[1], "list_item_claim" if item[1] else "foreign_item")
             for s in rng.sample(sentences, min(per_document, len(sentences))):
                 question = s.doc.metadata.get("question") or "" if rng.random() < 0.5 else ""
                 question = question if isinstance(question, str) else ""
