@@ -146,8 +146,8 @@ def test_a_document_focus_comes_from_its_cuis_and_stays_specific(concepts) -> No
 
 def test_pairs_are_split_by_document_group_and_reproducible() -> None:
     docs = [Document(id=f"medquad:X/{n:07d}-{q}", source="medquad/X", title=f"What is disease {n}?",
-                     text=("Disease %d causes fever, cough and tiredness in adults. It is not common in children. "
-                           "About 20 people in 1000 get it each year. Doctors treat it with rest and fluids." % n),
+                     text=(f"Disease {n} causes fever, cough and tiredness in adults. It is not common in children. "
+                           "About 20 people in 1000 get it each year. Doctors treat it with rest and fluids."),
                      metadata={"document_id": str(n), "question": f"What is disease {n}?"})
             for n in range(40) for q in (1, 2)]
     first = PairBuilder(lambda t: [], lambda c: [], seed=3).build(docs)
@@ -173,7 +173,8 @@ def test_training_is_deterministic_resumable_and_writes_a_manifest(tmp_path: Pat
         return train(pairs, TrainConfig(out=out, seed=1, batch_size=8, max_minutes=minutes, layers=2,
                                         checkpoint_every=1))
 
-    a, b = run(tmp_path / "a"), run(tmp_path / "b")
+    a = run(tmp_path / "a")
+    run(tmp_path / "b")
     assert a.finished and a.steps == 3
     weights_a = (tmp_path / "a" / "model.safetensors").read_bytes()
     assert weights_a == (tmp_path / "b" / "model.safetensors").read_bytes()
