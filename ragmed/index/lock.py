@@ -1,0 +1,105 @@
+"""One writer per index across processes: an exclusive lock on ``writer.lock`` that records its holder.
+
+The lock is an ``flock`` on the file, so the operating system releases it when the holding process
+ends, however it ends: a lock left by a killed process is free at once and the next writer takes it
+over (the file's stale holder record is simply overwritten). While it is held the file names the
+holder (pid, host, since when), and a writer that waits longer than its timeout fails with an error
+that names it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO
+
+from ragmed.errors import IndexLockedError
+
+LOCK_FILE = "writer.lock"
+_POLL_S = 0.02
+
+
+class WriterLock:
+    """The writer lock of one index folder; re-entrant within a thread, exclusive across threads and processes.
+
+    Example:
+        >>> lock = WriterLock(Path("indexes/starter"), timeout_s=30)
+        >>> with lock.hold():
+        ...     pass  # write
+    """
+
+    def __init__(self, folder: Path, timeout_s: float) -> None:
+        self.path = folder / LOCK_FILE
+        self.timeout_s = timeout_s
+        self._threads = threading.RLock()
+        self._depth = 0
+        self._handle: IO[str] | None = None
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Hold the lock for the block.
+
+        Raises:
+            IndexLockedError: another process held it for longer than ``timeout_s``; the message names it.
+        """
+        deadline = time.monotonic() + self.timeout_s
+        if not self._threads.acquire(timeout=self.timeout_s if self.timeout_s > 0 else -1):
+            raise IndexLockedError(f"index {self.path.parent} is being written by another thread of this process; "
+                                   f"waited {self.timeout_s:g} s")
+        try:
+            if self._depth == 0:
+                self._handle = self._acquire(deadline)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._handle is not None:
+                    fcntl.flock(self._handle, fcntl.LOCK_UN)
+                    self._handle.close()
+                    self._handle = None
+        finally:
+            self._threads.release()
+
+    def _acquire(self, deadline: float) -> IO[str]:
+        handle = open(self.path, "a+", encoding="utf-8")
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = self.holder()
+                    handle.close()
+                    raise IndexLockedError(
+                        f"index {self.path.parent} is being written by {_describe(holder)}; waited "
+                        f"{self.timeout_s:g} s for it (RAGMED_INDEX__WRITER_TIMEOUT_S sets how long)") from None
+                time.sleep(_POLL_S)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}))
+        handle.flush()
+        return handle
+
+    def holder(self) -> dict[str, object]:
+        """The last recorded holder (``pid``, ``host``, ``since``); empty when none was recorded."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+
+def _describe(holder: dict[str, object]) -> str:
+    if not holder:
+        return "another process"
+    return f"pid {holder.get('pid')} on host {holder.get('host')} (since {holder.get('since')})"
