@@ -44,19 +44,20 @@ class WriterLock:
         self._handle: IO[str] | None = None
 
     @contextmanager
-    def hold(self) -> Iterator[None]:
-        """Hold the lock for the block.
+    def hold(self, timeout_s: float | None = None) -> Iterator[None]:
+        """Hold the lock for the block, waiting at most ``timeout_s`` (the lock's own timeout when None).
 
         Raises:
-            IndexLockedError: another process held it for longer than ``timeout_s``; the message names it.
+            IndexLockedError: another process held it for longer than that; the message names it.
         """
-        deadline = time.monotonic() + self.timeout_s
-        if not self._threads.acquire(timeout=self.timeout_s if self.timeout_s > 0 else -1):
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + timeout
+        if not self._threads.acquire(timeout=timeout if timeout > 0 else -1):
             raise IndexLockedError(f"index {self.path.parent} is being written by another thread of this process; "
-                                   f"waited {self.timeout_s:g} s")
+                                   f"waited {timeout:g} s")
         try:
             if self._depth == 0:
-                self._handle = self._acquire(deadline)
+                self._handle = self._acquire(deadline, timeout)
             self._depth += 1
             try:
                 yield
@@ -69,7 +70,7 @@ class WriterLock:
         finally:
             self._threads.release()
 
-    def _acquire(self, deadline: float) -> IO[str]:
+    def _acquire(self, deadline: float, timeout: float) -> IO[str]:
         handle = open(self.path, "a+", encoding="utf-8")
         while True:
             try:
@@ -81,7 +82,7 @@ class WriterLock:
                     handle.close()
                     raise IndexLockedError(
                         f"index {self.path.parent} is being written by {_describe(holder)}; waited "
-                        f"{self.timeout_s:g} s for it (RAGMED_INDEX__WRITER_TIMEOUT_S sets how long)") from None
+                        f"{timeout:g} s for it (RAGMED_INDEX__WRITER_TIMEOUT_S sets how long)") from None
                 time.sleep(_POLL_S)
         handle.seek(0)
         handle.truncate()

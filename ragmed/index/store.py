@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ragmed.config import IndexSettings
-from ragmed.errors import IndexCorruptError, IndexError_, IndexNotFoundError, ModelMismatchError
+from ragmed.errors import IndexCorruptError, IndexError_, IndexLockedError, IndexNotFoundError, ModelMismatchError
 from ragmed.index.analysis import LEXICAL_VERSION
 from ragmed.index.docstore import DocStore, Filters
 from ragmed.index.factory import load_lexical_index, load_vector_index, make_lexical_index, make_vector_index
@@ -186,6 +186,7 @@ class IndexStore:
             else:
                 store._snapshot = store._load()
                 store._check()
+                store._sweep_if_idle()
         except BaseException:
             store.close()
             raise
@@ -284,7 +285,7 @@ class IndexStore:
 
     def _merge_in_background(self, snapshot: Snapshot) -> None:
         """Fold this process's pending changes into its in-memory base when they pass the threshold."""
-        if snapshot.pending <= self._threshold(len(snapshot.dense)) or (self._merge and self._merge.is_alive()):
+        if snapshot.pending < self._threshold(len(snapshot.dense)) or (self._merge and self._merge.is_alive()):
             return
         self._merge = threading.Thread(target=self._merge_now, args=(snapshot,), name="ragmed-index-merge",
                                        daemon=True)
@@ -383,7 +384,7 @@ class IndexStore:
         """Fold pending changes into new base files (writer lock held) when forced or past the threshold."""
         on_disk = Manifest.load(self.folder)
         pending = self.docstore.pending_since(on_disk.revision)
-        if not pending or (not force and pending <= self._threshold(on_disk.counts.get("chunks", 0))):
+        if not pending or (not force and pending < self._threshold(on_disk.counts.get("chunks", 0))):
             return
         merge = self._merge
         if merge is not None and merge.is_alive() and merge is not threading.current_thread():
@@ -432,11 +433,25 @@ class IndexStore:
             if self._snapshot is None or self._snapshot.revision <= snapshot.revision:
                 self._snapshot = snapshot
         self.docstore.prune_log(min(previous, snapshot.revision))
-        keep = {*files["dense"], *files["lexical"]}
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Delete derived files the manifest does not name (older bases, what a killed merge left)."""
+        keep = {name for names in self.manifest.files.values() for name in names}
         for pattern in _DERIVED:
             for path in self.folder.glob(pattern):
                 if path.name not in keep:
                     _remove(path)
+
+    def _sweep_if_idle(self) -> None:
+        if not any(p.name not in self.manifest.checksums for pattern in _DERIVED for p in self.folder.glob(pattern)):
+            return
+        try:
+            with self.lock.hold(timeout_s=0):
+                self.manifest = Manifest.load(self.folder)
+                self._sweep()
+        except IndexLockedError:
+            pass  # a writer is at work; its next merge sweeps
 
     def close(self) -> None:
         """Release the docstore's connections (a running background merge is waited for)."""
