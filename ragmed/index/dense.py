@@ -195,15 +195,17 @@ class FaissIndex:
         base = None
         if self.base.is_trained and self.base.ntotal:
             base = faiss.clone_index(self.base)
-            try:
-                if len(gone):
-                    base.remove_ids(faiss.IDSelectorBatch(gone))
-            except RuntimeError:
-                base = None  # this factory cannot remove (HNSW): rebuild from the stored vectors below
-            if base is None:
+            if len(gone) and isinstance(faiss.downcast_index(base.index), faiss.IndexFlatCodes):
+                base.remove_ids(faiss.IDSelectorBatch(gone))  # flat storage compacts in id-map order
+            elif len(gone):
+                # IVF lists and HNSW graphs do not remove in step with the id map: re-add what stays
+                ivf = faiss.try_extract_index_ivf(base.index)
+                if ivf is not None:
+                    ivf.make_direct_map()
                 keep = np.setdiff1d(self._shared.ids, gone)
                 ids = np.concatenate([keep, ids])
-                vectors = np.concatenate([self.base.reconstruct_batch(keep), vectors])
+                vectors = np.concatenate([base.reconstruct_batch(keep), vectors])
+                base.reset()
         if base is None:
             base = _new_base(self.dimension, self.options.factory)
             if not base.is_trained and len(vectors):
