@@ -54,6 +54,10 @@ class IndexSettings(_Section):
     use_gpu: bool = Field(True, description="Move the index to the GPU for search when faiss reports one.")
     nprobe: int = Field(16, description="IVF lists probed per query.", gt=0)
     hnsw_ef_search: int = Field(64, description="HNSW efSearch.", gt=0)
+    faiss_threads: int = Field(
+        1, description="OpenMP threads faiss uses in this process. One query at a time gains nothing from more and "
+        "loses much to thread hand-offs when the cores are busy; raise it for batch searches. 0 keeps faiss's default.",
+        ge=0)
     vector_backend: Literal["faiss"] = Field("faiss", description="Vector index backend of new indexes.")
     lexical_backend: Literal["bm25"] = Field("bm25", description="Lexical index backend of new indexes.")
     bm25_k1: float = Field(1.5, description="BM25 term-frequency saturation k1.", gt=0)

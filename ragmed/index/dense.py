@@ -48,6 +48,7 @@ class DenseOptions:
     use_gpu: bool = True
     nprobe: int = 16
     ef_search: int = 64
+    threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,10 @@ class _Segment:
 class _Shared:
     """What every version sharing one FAISS base also shares: its sorted ids and its GPU copy."""
 
-    def __init__(self, base: Any, use_gpu: bool) -> None:
+    def __init__(self, base: Any, use_gpu: bool, threads: int) -> None:
         faiss = _faiss()
+        if threads:
+            faiss.omp_set_num_threads(threads)
         self.ids = np.sort(faiss.vector_to_array(base.id_map).astype(np.int64)) if base.ntotal else \
             np.empty(0, dtype=np.int64)
         self.use_gpu = use_gpu and gpu_count() > 0
@@ -91,7 +94,7 @@ class FaissIndex:
                  tombstones: np.ndarray | None = None, shared: _Shared | None = None) -> None:
         self.base, self.options, self.segments = base, options, segments
         self.tombstones = tombstones if tombstones is not None else np.empty(0, dtype=np.int64)
-        self._shared = shared or _Shared(base, options.use_gpu)
+        self._shared = shared or _Shared(base, options.use_gpu, options.threads)
         self._count = int(base.ntotal) + sum(len(s.ids) for s in segments) - len(self.tombstones)
         self._selector: Any = None
 

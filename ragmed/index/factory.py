@@ -17,7 +17,7 @@ LEXICAL_BACKENDS = ("bm25",)
 
 def _dense_options(settings: IndexSettings, factory: str | None) -> DenseOptions:
     return DenseOptions(factory=factory or settings.factory, use_gpu=settings.use_gpu, nprobe=settings.nprobe,
-                        ef_search=settings.hnsw_ef_search)
+                        ef_search=settings.hnsw_ef_search, threads=settings.faiss_threads)
 
 
 def make_vector_index(settings: IndexSettings, dimension: int, *, backend: str | None = None,

@@ -25,6 +25,7 @@ from ragmed.errors import IndexLockedError
 
 LOCK_FILE = "writer.lock"
 _POLL_S = 0.02
+_RECORD = 256
 
 
 class WriterLock:
@@ -65,36 +66,39 @@ class WriterLock:
                 self._depth -= 1
                 if self._depth == 0 and self._handle is not None:
                     fcntl.flock(self._handle, fcntl.LOCK_UN)
-                    self._handle.close()
-                    self._handle = None
         finally:
             self._threads.release()
 
     def _acquire(self, deadline: float, timeout: float) -> IO[str]:
-        handle = open(self.path, "a+", encoding="utf-8")
+        if self._handle is None:  # kept open between writes: taking the lock again costs no file open
+            self._handle = open(self.path, "a+", encoding="utf-8")
+        handle = self._handle
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    holder = self.holder()
-                    handle.close()
                     raise IndexLockedError(
-                        f"index {self.path.parent} is being written by {_describe(holder)}; waited "
+                        f"index {self.path.parent} is being written by {_describe(self.holder())}; waited "
                         f"{timeout:g} s for it (RAGMED_INDEX__WRITER_TIMEOUT_S sets how long)") from None
                 time.sleep(_POLL_S)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                 "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}))
-        handle.flush()
+        record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                             "since": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        os.pwrite(handle.fileno(), record.ljust(_RECORD).encode("utf-8"), 0)  # overwritten in place, no truncate
         return handle
+
+    def close(self) -> None:
+        """Close the lock file (the lock must not be held)."""
+        with self._threads:
+            if self._handle is not None and self._depth == 0:
+                self._handle.close()
+                self._handle = None
 
     def holder(self) -> dict[str, object]:
         """The last recorded holder (``pid``, ``host``, ``since``); empty when none was recorded."""
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+            data = json.loads(self.path.read_text(encoding="utf-8").strip() or "{}")
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}

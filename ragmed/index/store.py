@@ -460,6 +460,7 @@ class IndexStore:
         if merge is not None and merge.is_alive() and merge is not threading.current_thread():
             merge.join(timeout=60)
         self._snapshot = None
+        self.lock.close()
         self.docstore.close()
 
 
