@@ -33,7 +33,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -46,8 +45,7 @@ from ragmed.types import Chunk, Document  # noqa: E402
 
 DIM = 16
 MODEL = "bench-synthetic"
-WORDS = ("asthma insulin fever cough statin aspirin migraine diabetes kidney liver stroke sepsis anemia "
-         "vaccine tumour biopsy dose trial cohort outcome risk therapy symptom").split()
+WORDS = ["asthma", "insulin", "fever", "cough", "statin", "aspirin", "migraine", "diabetes", "kidney", "liver", "stroke", "sepsis", "anemia", "vaccine", "tumour", "biopsy", "dose", "trial", "cohort", "outcome", "risk", "therapy", "symptom"]
 
 
 def settings(root: Path) -> IndexSettings:
@@ -70,7 +68,7 @@ def worker(root: Path, role: str, seed: int, steps: int) -> None:
     """Write forever (server) or ``steps`` times (cli), logging begin/ack of each commit."""
     rng = random.Random(seed)
     store = IndexStore.open(root / "idx", MODEL, DIM, settings(root))
-    log = open(root / f"{role}.log", "a", encoding="utf-8")
+    log = open(root / f"{role}.log", "a", encoding="utf-8")  # noqa: SIM115 - written until the process is killed
     mine = [line.split()[2] for line in (root / f"{role}.log").read_text().splitlines() if line.startswith("ack add")]
     live = sorted(set(mine))
     print("ready", flush=True)

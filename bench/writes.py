@@ -23,7 +23,6 @@ import argparse
 import json
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ragmed.config import IndexSettings, Settings, load_settings  # noqa: E402
+from ragmed.config import IndexSettings, load_settings  # noqa: E402
 from ragmed.index.store import IndexStore  # noqa: E402
 from ragmed.types import Chunk, Document  # noqa: E402
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from conftest import KNOWLEDGE
 
 DIM = 32
@@ -113,7 +112,7 @@ class LexicalIndexContract:
 
     def test_questions_find_their_own_abstracts(self) -> None:
         index, ids, pairs = self.filled()
-        hits = sum(index.search(q, 1)[0][0] == i for i, (q, _) in zip(ids, pairs) if index.search(q, 1))
+        hits = sum(index.search(q, 1)[0][0] == i for i, (q, _) in zip(ids, pairs, strict=True) if index.search(q, 1))
         assert hits >= 0.8 * len(pairs)
 
     def test_removed_ids_are_never_returned_and_counts_agree(self) -> None:

@@ -8,15 +8,15 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+from conftest import KNOWLEDGE, REPO, make_settings
 
 from ragmed.build import build_index
 from ragmed.engine import Engine
 from ragmed.errors import IndexCorruptError, IndexNotFoundError, ModelMismatchError
 from ragmed.types import Document
-
-from conftest import KNOWLEDGE, REPO, make_settings
 
 pytestmark = pytest.mark.integration
 

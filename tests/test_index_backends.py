@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from index_contracts import DIM, LexicalIndexContract, VectorIndexContract, abstracts
+
 from ragmed.config import IndexSettings
 from ragmed.errors import ConfigError, IndexError_
 from ragmed.index.factory import load_lexical_index, load_vector_index, make_lexical_index, make_vector_index

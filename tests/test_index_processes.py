@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import KNOWLEDGE, REPO, make_settings
+
 from ragmed.build import build_index
 from ragmed.engine import Engine
 from ragmed.errors import IndexLockedError

@@ -390,7 +390,7 @@ class Transaction:
     def put_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> list[int]:
         """Insert chunks with their vectors; sets and returns their new ids (never reused)."""
         ids = []
-        for chunk, vector in zip(chunks, vectors):
+        for chunk, vector in zip(chunks, vectors, strict=True):
             cursor = self._db.execute(
                 "INSERT INTO chunks (doc_id, ordinal, start, end, section, text, vector, rev) VALUES (?,?,?,?,?,?,?,?)",
                 (chunk.doc_id, chunk.ordinal, chunk.start, chunk.end, chunk.section, chunk.text,

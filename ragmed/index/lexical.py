@@ -215,7 +215,7 @@ class BM25Index:
         idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
         found_ids: list[np.ndarray] = []
         found_scores: list[np.ndarray] = []
-        for segment, live in zip(self.segments, self._live):
+        for segment, live in zip(self.segments, self._live, strict=True):
             scores = self._score(segment, terms, idf, avgdl)
             if scores is None:
                 continue
@@ -238,7 +238,7 @@ class BM25Index:
         matrix = segment.by_term
         scores: np.ndarray | None = None
         norm = self.k1 * (1.0 - self.b + self.b * segment.lengths / avgdl)
-        for term, weight in zip(terms, idf):
+        for term, weight in zip(terms, idf, strict=True):
             if term >= matrix.shape[1]:
                 continue
             start, end = matrix.indptr[term], matrix.indptr[term + 1]

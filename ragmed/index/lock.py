@@ -71,7 +71,7 @@ class WriterLock:
 
     def _acquire(self, deadline: float, timeout: float) -> IO[str]:
         if self._handle is None:  # kept open between writes: taking the lock again costs no file open
-            self._handle = open(self.path, "a+", encoding="utf-8")
+            self._handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held across writes
         handle = self._handle
         while True:
             try:

@@ -314,7 +314,7 @@ class IndexStore:
         if allowed is not None and len(allowed) == 0:
             return []
         scores, ids = self.current().dense.search(vector, k, allowed)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def bm25_search(self, query: str, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         """Top-``k`` ``(chunk id, score)`` by the lexical ranking of ``query``."""
