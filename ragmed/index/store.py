@@ -26,9 +26,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -39,7 +38,7 @@ from ragmed.index.docstore import DocStore, Filters
 from ragmed.index.factory import load_lexical_index, load_vector_index, make_lexical_index, make_vector_index
 from ragmed.index.lock import WriterLock
 from ragmed.index.manifest import FORMAT_VERSION, MANIFEST, Manifest, checksums
-from ragmed.index.protocols import LexicalIndex, VectorIndex
+from ragmed.index.snapshot import CommitResult, IndexCounts, IndexInfo, Snapshot
 from ragmed.types import Chunk, Document
 
 logger = logging.getLogger(__name__)
@@ -56,63 +55,6 @@ def list_indexes(root: Path) -> list[str]:
     if not root.exists():
         return []
     return sorted(p.name for p in root.iterdir() if (p / DOCSTORE).exists())
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The vector and lexical indexes as of one committed revision (never changed once made)."""
-
-    revision: int
-    dense: VectorIndex
-    lexical: LexicalIndex
-
-    @property
-    def pending(self) -> int:
-        return max(self.dense.pending, self.lexical.pending)
-
-    def compacted(self) -> Snapshot:
-        return Snapshot(self.revision, self.dense.compact(), self.lexical.compact())
-
-
-@dataclass(frozen=True)
-class CommitResult:
-    """What one commit did."""
-
-    written: int
-    deleted: int
-    revision: int
-
-
-@dataclass(frozen=True)
-class IndexCounts:
-    documents: int
-    chunks: int
-    vectors: int
-    lexical: int
-
-
-@dataclass(frozen=True)
-class IndexInfo:
-    """What ``IndexStore.info`` reports about one index."""
-
-    name: str
-    path: str
-    revision: int
-    base_revision: int
-    pending_changes: int
-    format_version: int
-    embedding_model: str
-    dimension: int
-    factory: str
-    vector_backend: str
-    lexical_backend: str
-    counts: IndexCounts
-    sources: dict[str, int]
-    gpu: bool
-    updated: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class IndexStore:
