@@ -206,7 +206,7 @@ def synthetic(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
     batch = 5000
     for begin in range(0, args.chunks, batch):
-        store.commit(upserts=[doc(i) for i in range(begin, min(begin + batch, args.chunks))])
+        store.commit(upserts=[doc(i) for i in range(begin, min(begin + batch, args.chunks))], merge=False)
     store.flush()
     print(f"synthetic index: {len(store.current().dense)} chunks (384-d), built in {time.perf_counter() - started:.1f} s")
     commit_s = []

@@ -84,6 +84,7 @@ def ingest(
     if batch:
         _commit(store, embedder, list(batch.values()), settings, cache, progress, report)
     report.skipped = max(report.skipped, len(report.errors))
+    store.merge_if_due()
     return report
 
 
@@ -114,7 +115,7 @@ def _commit(store: IndexStore, embedder: Embedder, documents: list[Document], se
     for document, chunks in chunked:
         upserts.append((document, chunks, vectors[offset:offset + len(chunks)]))
         offset += len(chunks)
-    store.commit(upserts=upserts)
+    store.commit(upserts=upserts, merge=False)
 
 
 def delete(store: IndexStore, doc_ids: Sequence[str]) -> int:

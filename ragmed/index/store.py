@@ -280,7 +280,7 @@ class IndexStore:
 
     # -- writing ----------------------------------------------------------------------
     def commit(self, upserts: Sequence[tuple[Document, list[Chunk], np.ndarray]] = (),
-               deletes: Sequence[str] = ()) -> CommitResult:
+               deletes: Sequence[str] = (), merge: bool = True) -> CommitResult:
         """Apply document upserts (with their chunks and vectors) and deletions in one transaction.
 
         A document whose stored content is identical is left alone and an id that is not stored is
@@ -289,6 +289,8 @@ class IndexStore:
         Args:
             upserts: documents to add or replace, each with its chunks and their vectors.
             deletes: ids of documents to remove.
+            merge: merge pending changes into new base files when they are past the threshold (a bulk
+                load passes False for each batch and calls ``merge_if_due`` once at the end).
 
         Returns:
             Documents written, documents deleted, and the revision after the commit.
@@ -314,8 +316,16 @@ class IndexStore:
                     tx.put_chunks(chunks, vectors)
                     written += 1
             snapshot = self.refresh()
-            self._merge_to_disk(force=False)
+            if merge:
+                self._merge_to_disk(force=False)
             return CommitResult(written, deleted, snapshot.revision)
+
+    def merge_if_due(self) -> None:
+        """Write new base files if the pending changes are past the threshold (no lock taken when they are not)."""
+        if self.docstore.pending_since(self.manifest.revision) < self._threshold(self.manifest.counts.get("chunks", 0)):
+            return
+        with self.lock.hold():
+            self._merge_to_disk(force=False)
 
     def flush(self) -> None:
         """Write new base files now if any change is kept beside them (e.g. at the end of a build)."""
