@@ -79,7 +79,7 @@ class _Segment:
         pos = np.searchsorted(self.ids, ids)
         inside = pos < len(self.ids)
         pos, ids = pos[inside], ids[inside]
-        return pos[self.ids[pos] == ids]
+        return np.asarray(pos[self.ids[pos] == ids], dtype=np.int64)
 
 
 def _count_rows(term_rows: list[np.ndarray], width: int) -> tuple[sparse.csr_matrix, np.ndarray]:
