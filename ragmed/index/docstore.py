@@ -278,10 +278,11 @@ class DocStore:
         try:
             meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('revision', 'log_floor')").fetchall())
             rows = db.execute(
-                "SELECT c.id, c.vector, d.title, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id "
-                "WHERE c.rev > ? ORDER BY c.id", (revision,)).fetchall()
-            removed = np.fromiter((r[0] for r in db.execute(
-                "SELECT chunk_id FROM removed WHERE rev > ? ORDER BY chunk_id", (revision,))), dtype=np.int64)
+                "SELECT c.id, c.vector, d.title, c.text FROM chunks c INDEXED BY chunks_rev "
+                "JOIN documents d ON d.id = c.doc_id WHERE c.rev > ?", (revision,)).fetchall()
+            rows.sort(key=lambda r: int(r[0]))
+            removed = np.sort(np.fromiter((r[0] for r in db.execute(
+                "SELECT chunk_id FROM removed INDEXED BY removed_rev WHERE rev > ?", (revision,))), dtype=np.int64))
         finally:
             db.execute("COMMIT")
         ids = np.array([r[0] for r in rows], dtype=np.int64)
