@@ -96,7 +96,7 @@ class Changes:
         return len(self.added_ids) + len(self.removed_ids)
 
 
-_PASSAGE_META = ("curie", "ontology", "version")
+_PASSAGE_META = ("curie", "ontology", "version", "focus", "cuis", "mesh")
 
 
 class DocStore:
