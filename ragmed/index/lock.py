@@ -71,7 +71,8 @@ class WriterLock:
 
     def _acquire(self, deadline: float, timeout: float) -> IO[str]:
         if self._handle is None:  # kept open between writes: taking the lock again costs no file open
-            self._handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held across writes
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # not O_APPEND: pwrite must overwrite
+            self._handle = os.fdopen(descriptor, "r+", encoding="utf-8")
         handle = self._handle
         while True:
             try:
@@ -98,7 +99,8 @@ class WriterLock:
     def holder(self) -> dict[str, object]:
         """The last recorded holder (``pid``, ``host``, ``since``); empty when none was recorded."""
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8").strip() or "{}")
+            text = self.path.read_text(encoding="utf-8").strip()
+            data = json.JSONDecoder().raw_decode(text)[0] if text else {}
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}
