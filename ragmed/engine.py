@@ -108,7 +108,8 @@ class Engine:
     # -- reading -------------------------------------------------------------------
     @property
     def revision(self) -> int:
-        return self.store.manifest.revision
+        """The newest committed index revision (another process's writes included)."""
+        return self.store.revision
 
     def _expand(self, text: str) -> Query:
         assert self._ontology is not None
@@ -270,7 +271,7 @@ class Engine:
     def info(self) -> dict[str, Any]:
         from ragmed.knowledge import GEMMA_NOTICE, load_manifest
 
-        info = self.store.info()
+        info = self.store.info().to_dict()
         info["generator"] = self.settings.generation.backend
         info["concepts"] = self._ontology.count() if self._ontology else 0
         try:
