@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ragmed.cite import contradicts
 from ragmed.errors import ConfigError
 from ragmed.types import Passage, RecordError
 from ragmed.verify.base import ClaimPair, Verifier
@@ -116,8 +117,8 @@ def verdicts(verifier: Verifier, claims: Sequence[GoldClaim], threshold: float,
         accepted.append(True)
         pairs.append(ClaimPair(c.claim, c.evidence, "" if conditions else c.question, c.evidence_title))
         index.append(i)
-    for i, verdict in zip(index, verifier.support(pairs)):
-        accepted[i] = verdict.probability >= threshold
+    for i, pair, verdict in zip(index, pairs, verifier.support(pairs)):
+        accepted[i] = verdict.probability >= threshold and not contradicts(pair.claim, pair.evidence[verdict.start:verdict.end])
     return accepted
 
 

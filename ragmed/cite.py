@@ -30,7 +30,7 @@ from ragmed.text import split_sentences
 from ragmed.types import AnswerSentence, Citation, Passage
 from ragmed.verify.base import ClaimPair, Verdict, Verifier
 from ragmed.verify.claims import atomic_claims, split_run_on
-from ragmed.verify.lexical import missing_numbers, numbers, terms
+from ragmed.verify.lexical import contrast_conflict, missing_numbers, numbers, terms
 from ragmed.verify.topic import TopicJudge
 
 ABSTAIN = "The retrieved evidence does not answer this question."
@@ -135,6 +135,12 @@ class CitationChecker:
         """The verdict of each passage on ``claim`` (markers ignored), in passage order."""
         text, _ = strip_markers(claim)
         return self.verifier.support([ClaimPair(text, _evidence(p), question, p.title) for p in passages])
+
+
+def contradicts(claim: str, window: str) -> bool:
+    """The rules floor under the verifier: the supporting window puts a word that excludes one of the claim's
+    in its place ("viral" where the claim says "bacterial", "antibiotics" where it says "antivirals")."""
+    return contrast_conflict(claim, window) is not None
 
 
 def _evidence(passage: Passage) -> str:
@@ -245,6 +251,8 @@ class CheckSession:
         best: list[_Backing | None] = [None] * len(requests)
         for (r, i), verdict in zip(pairs, verdicts):
             if verdict.probability < self.checker.threshold:
+                continue
+            if contradicts(requests[r][0], self._evidence[i][verdict.start:verdict.end]):
                 continue
             current = best[r]
             rank = (self._on_focus(i), verdict.probability)

@@ -185,3 +185,18 @@ def test_training_is_deterministic_resumable_and_writes_a_manifest(tmp_path: Pat
     resumed = run(tmp_path / "c")
     assert resumed.finished and not (tmp_path / "c" / "checkpoint.pt").exists()
     assert np.isclose(resumed.metrics["dev"]["support"]["accuracy"], a.metrics["dev"]["support"]["accuracy"])
+
+
+def test_the_contrast_floor_catches_swapped_partners_and_keeps_what_the_evidence_says() -> None:
+    from ragmed.verify.lexical import contrast_conflict
+
+    evidence = ("Viral pneumonia may be treated with an antiviral medicine. "
+                "If you have bacterial pneumonia, your doctor will prescribe antibiotics.")
+    assert contrast_conflict("If you have bacterial pneumonia, your doctor may prescribe an antiviral medicine.", evidence)
+    assert contrast_conflict("Chronic bronchitis lasts a few days.", "Acute bronchitis lasts a few days. "
+                             "Chronic bronchitis is a long-term condition.") == "chronic"  # "a few days" is acute's
+    assert contrast_conflict("Acute bronchitis usually lasts a few days.", "Acute bronchitis usually lasts a few "
+                             "days. Chronic bronchitis is a long-term condition.") is None
+    assert contrast_conflict("Antibiotics treat bacterial pneumonia.", evidence) is None
+    assert contrast_conflict("Pneumonia can be viral or bacterial.", "Pneumonia can be caused by viruses or "
+                             "bacteria; viral pneumonia is treated with antivirals.") is None

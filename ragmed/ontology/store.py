@@ -93,7 +93,7 @@ class ConceptStore:
         self.closed = True
         self._db.close()
 
-    def __enter__(self) -> ConceptStore:  # noqa: PYI034
+    def __enter__(self) -> ConceptStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -148,6 +148,9 @@ class PairBuilder:
 
         for _, sentences in sorted(by_doc.items()):
             for s in sentences:
+                contrast = perturb.swap_contrast(s.text, s.window, rng)
+                if contrast is not None and contrast.lower() not in s.window.lower():
+                    add(s, contrast, 0, "contrast")
                 for _ in range(2):
                     item = perturb.list_item_claim(s.text, rng, foreign_items)
                     if item is not None:

@@ -72,6 +72,49 @@ def negation_scope(text: str, width: int = 4) -> set[str]:
     return scope
 
 
+# Words that exclude each other: a claim that says one where the evidence says another is not supported.
+EXCLUSIVE: tuple[tuple[str, ...], ...] = (
+    ("viral", "bacterial", "fungal", "parasitic"), ("virus", "bacterium", "fungus", "parasite"),
+    ("viruses", "bacteria", "fungi", "parasites"), ("antiviral", "antibiotic", "antifungal"),
+    ("antivirals", "antibiotics", "antifungals"), ("acute", "chronic"), ("benign", "malignant"),
+    ("inherited", "acquired"), ("upper", "lower"), ("left", "right"), ("systolic", "diastolic"),
+    ("artery", "vein"), ("arteries", "veins"), ("hypothyroidism", "hyperthyroidism"),
+    ("hypoglycemia", "hyperglycemia"), ("hypotension", "hypertension"), ("increase", "decrease"),
+    ("increases", "decreases"), ("increased", "decreased"), ("higher", "lower"), ("mild", "severe"),
+)
+_EXCLUSIVE_STEMS: list[frozenset[str]] = []
+
+
+def _exclusive_stems() -> list[frozenset[str]]:
+    if not _EXCLUSIVE_STEMS:
+        _EXCLUSIVE_STEMS.extend(frozenset(stem(w) for w in group) for group in EXCLUSIVE)
+    return _EXCLUSIVE_STEMS
+
+
+def contrast_conflict(claim: str, evidence: str) -> str | None:
+    """A word of ``claim`` whose excluding partner takes its place in the evidence sentence closest to the
+    claim ("bacterial pneumonia ... antiviral" where the sentence about antivirals says "viral"), or None.
+
+    The closest sentences are those sharing most of the claim's other content words; a conflict needs every
+    one of them to name a partner word and none to name the claim's own word.
+    """
+    claim_terms = terms(claim)
+    sentences = [terms(evidence[s:e]) for s, e in split_sentences(evidence)]
+    for group in _exclusive_stems():
+        own = claim_terms & group
+        if len(own) != 1:
+            continue
+        rest = claim_terms - group
+        shared = [len(rest & sentence) for sentence in sentences]
+        best = max(shared, default=0)
+        if best < 2:
+            continue
+        closest = [sentence for sentence, n in zip(sentences, shared) if n == best]
+        if all(sentence & group and not sentence & own for sentence in closest):
+            return next(iter(own))
+    return None
+
+
 def missing_numbers(claim: str, evidence: str) -> set[str]:
     """Numbers of ``claim`` that ``evidence`` does not contain."""
     return numbers(claim) - numbers(evidence)

@@ -2,7 +2,8 @@
 
 Each function takes a sentence that its evidence states and returns a changed sentence, or None when the
 change does not apply. Unsupported claims come from negation flips, changed numbers, swapped populations,
-ontology siblings put in place of a condition, two conditions trading places, and list items taken from
+ontology siblings put in place of a condition, terms that exclude each other (viral and bacterial), two
+conditions trading places, and list items taken from
 another document; supported ones from exact synonyms, subsets of a list and dropped trailing clauses.
 All choices come from the ``random.Random`` passed in, so a seed gives the same pairs.
 """
@@ -15,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 from ragmed.types import Concept
 from ragmed.verify.claims import join_items, list_items
+from ragmed.verify.lexical import EXCLUSIVE
 
 _FLIPS: tuple[tuple[str, str], ...] = (
     (r"\bcannot\b", "can"), (r"\bcan not\b", "can"), (r"\bcan\b", "cannot"), (r"\bdoes not\b", "does"),
@@ -35,6 +37,15 @@ _POPULATIONS: tuple[tuple[str, str], ...] = (
     ("babies", "teenagers"), ("pregnant women", "older adults"), ("older adults", "children"),
     ("elderly", "young"), ("young", "elderly"), ("boys", "girls"), ("girls", "boys"), ("teenagers", "older adults"),
     ("smokers", "nonsmokers"), ("nonsmokers", "smokers"), ("patients with diabetes", "patients without diabetes"),
+)
+# Terms that exclude each other: a claim with one put in place of another is a different claim, and the
+# evidence often names both ("Viral pneumonia ... antiviral; bacterial pneumonia ... antibiotics").
+_CONTRASTS: tuple[tuple[str, ...], ...] = EXCLUSIVE + (
+    ("type 1", "type 2"), ("primary", "secondary"), ("early", "late"), ("short-term", "long-term"),
+    ("insulin", "metformin"), ("oral", "intravenous"), ("daily", "weekly", "monthly"), ("morning", "evening"),
+    ("men", "women"), ("before", "after"), ("positive", "negative"), ("dominant", "recessive"),
+    ("first", "second", "third"), ("red", "white"), ("heart", "lung", "liver", "kidney", "brain"),
+    ("hearts", "lungs", "livers", "kidneys"),
 )
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?![\w.]\d)")
 
@@ -74,6 +85,31 @@ def swap_population(sentence: str, rng: random.Random) -> str | None:
     """The sentence about another population ("children" -> "adults")."""
     options = [(m, repl) for word, repl in _POPULATIONS
                for m in re.finditer(rf"\b{re.escape(word)}\b", sentence, re.IGNORECASE)]
+    if not options:
+        return None
+    m, repl = rng.choice(options)
+    return sentence[:m.start()] + _match_case(m.group(0), repl) + sentence[m.end():]
+
+
+def swap_contrast(sentence: str, window: str, rng: random.Random) -> str | None:
+    """The sentence with one term put in place of a term that excludes it ("viral" -> "bacterial",
+    "antibiotics" -> "antivirals"), preferring a term the evidence ``window`` also uses, so that every word of
+    the claim is in the evidence but the claim is not. None when the sentence names two terms of one group
+    ("viral or bacterial")."""
+    hard: list[tuple[re.Match[str], str]] = []
+    easy: list[tuple[re.Match[str], str]] = []
+    low_window = window.lower()
+    for group in _CONTRASTS:
+        found = [m for term in group for m in re.finditer(rf"\b{re.escape(term)}\b", sentence, re.IGNORECASE)]
+        if len({m.group(0).lower() for m in found}) != 1:
+            continue
+        for m in found:
+            for other in group:
+                if other == m.group(0).lower():
+                    continue
+                in_window = re.search(rf"\b{re.escape(other)}\b", low_window) is not None
+                (hard if in_window else easy).append((m, other))
+    options = hard or easy
     if not options:
         return None
     m, repl = rng.choice(options)
