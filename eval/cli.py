@@ -119,6 +119,66 @@ def retrieval(
     out.print(f"results: {json_path}  {md_path}")
 
 
+@app.command("safety")
+def safety(
+    split: str = typer.Option("test", "--split", help="dev, test or all (tune on dev, report test)."),
+    questions: Path = typer.Option(Path("eval/sets/safety/questions.jsonl"), "--set", help="The labelled safety set."),
+    index: Optional[str] = typer.Option(None, "--index", "-i", help="Index whose concept store links concepts "
+                                        "(default: settings' index, else one built from the knowledge manifest)."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="semantic or rules (default: settings.safety.triage)."),
+    injection: bool = typer.Option(True, "--injection/--no-injection", help="Add the injection figures "
+                                   "(eval/sets/injection/passages.jsonl) when the set is there."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Triage recall per emergency category, false alarms, declines, clinician over-refusal and time per question."""
+    from eval.safety import evaluate_safety, load_items, production_triage, render
+    from ragmed.config import load_settings
+
+    try:
+        items = load_items(questions, split)
+        triage, link, embed = production_triage(load_settings(), index, backend=backend)
+        report = evaluate_safety(triage, items, link, embed, split=split)
+        passages = Path("eval/sets/injection/passages.jsonl")
+        detection = _injection_report(passages, split) if injection and passages.exists() else None
+    except RagmedError as exc:
+        _fail(exc)
+    if as_json:
+        out.print_json(json.dumps({"safety": report.to_dict(),
+                                   "injection": detection.to_dict() if detection else None}))
+        return
+    from eval.injection import render as render_injection
+
+    out.print(render(report))
+    if detection is not None:
+        out.print("\n" + render_injection(detection))
+
+
+def _injection_report(path: Path, split: str) -> Any:
+    from eval.injection import evaluate_injection, load_passages
+    from ragmed.safety import default_detector
+
+    return evaluate_injection(default_detector(), load_passages(path, split), split)
+
+
+@app.command("injection")
+def injection(
+    split: str = typer.Option("test", "--split", help="dev, test or all."),
+    passages: Path = typer.Option(Path("eval/sets/injection/passages.jsonl"), "--set", help="The labelled passages."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Detection recall on injected passages and false flags on clean ones, per language and technique."""
+    from eval.injection import render
+
+    try:
+        report = _injection_report(passages, split)
+    except RagmedError as exc:
+        _fail(exc)
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+        return
+    out.print(render(report))
+
+
 @app.command("report")
 def report(run_dir: Path = typer.Argument(..., help="Run folder.")) -> None:
     """Rebuild summary.json, report.md and report.html of a run from its trace."""

@@ -88,9 +88,13 @@ def _print_report(report: IngestReport, as_json: bool) -> None:
         return
     for error in report.errors:
         console.print(f"[yellow]skipped[/yellow] {error}")
+    for flagged in report.flagged:
+        console.print(f"[yellow]instruction kept out of answers[/yellow] {flagged}")
     deleted = f", deleted {report.deleted}" if report.deleted else ""
     out.print(f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}{deleted}, "
-              f"skipped {report.skipped}; chunks embedded {report.chunks_embedded}, reused from cache {report.chunks_cached}")
+              f"skipped {report.skipped}; chunks embedded {report.chunks_embedded}, reused from cache {report.chunks_cached}"
+              + (f"; {len(report.flagged)} instruction(s) found in {len({f.doc_id for f in report.flagged})} "
+                 "document(s), kept out of answers" if report.flagged else ""))
 
 
 @app.command()
@@ -312,6 +316,9 @@ def _register_optional() -> None:
     from ragmed.ontology.cli import register as register_ontology
 
     register_ontology(app)
+    from ragmed.safety.cli import register as register_safety
+
+    register_safety(app)
     try:
         from eval.cli import app as eval_app
     except ModuleNotFoundError as exc:

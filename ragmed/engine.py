@@ -19,6 +19,7 @@ from ragmed.errors import ConfigError, InvalidRequestError
 from ragmed.index.docstore import Filters
 from ragmed.index.store import CONCEPTS, IndexStore
 from ragmed.retrieve import Query, Retriever, make_reranker
+from ragmed.safety import Triage, TriageResult, make_triage, redact_passages
 from ragmed.types import Answer, Concept, Document, IngestReport, Passage
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class Engine:
                                    reranker=make_reranker(settings.retrieval))
         self._answerers: dict[tuple[str, int], Any] = {}
         self._answer_lock = threading.Lock()
+        self._triage: Triage | None = None
 
     # -- opening -------------------------------------------------------------------
     @classmethod
@@ -117,8 +119,24 @@ class Engine:
 
     def search(self, query: str, k: int | None = None, mode: str | None = None,
                filters: Filters | dict[str, Any] | None = None) -> list[Passage]:
-        """Top-``k`` passages for ``query`` (see ``Retriever.search``)."""
-        return self.retriever.search(_clean(query), k=k, mode=mode, filters=as_filters(filters))
+        """Top-``k`` passages for ``query`` (see ``Retriever.search``); text that instructs the model or the
+        reader is blanked and such titles replaced (``ragmed.safety.redact_passages``)."""
+        return redact_passages(self.retriever.search(_clean(query), k=k, mode=mode, filters=as_filters(filters)))
+
+    @property
+    def triage(self) -> Triage:
+        """The triage stage (``settings.safety.triage``), with this index's ontology concepts; built once."""
+        with self._answer_lock:
+            if self._triage is None:
+                self._triage = make_triage(self.settings, self.embedder,
+                                           self._ontology.store if self._ontology else None)
+            return self._triage
+
+    def assess(self, question: str, audience: str | None = None) -> TriageResult:
+        """Emergency guidance and declined personal requests for ``question`` (see ``Triage.assess``)."""
+        question, audience = _clean(question), self._audience(audience)
+        expanded = self.retriever.expand(question)
+        return self.triage.assess(question, audience, expanded.concepts, embed_text=expanded.dense_text)  # type: ignore[arg-type]
 
     def answerer(self, backend: str | None = None, max_new_tokens: int | None = None) -> Any:
         """The answerer for a generator backend (settings' default when None), built once.
@@ -144,14 +162,19 @@ class Engine:
                 # The answerer builds its generator on first use; a backend that cannot load gives an
                 # extractive answer that says why instead of failing the engine.
                 generator = shared.generator() if shared is not None else None
-                self._answerers[(name, limit)] = Answerer(settings, embedder=self.embedder, generator=generator)
+                self._answerers[(name, limit)] = Answerer(settings, embedder=self.embedder, generator=generator,
+                                                          triage=self._triage)
             return self._answerers[(name, limit)]
 
     def _retrieve(self, question: str, k: int | None, filters: Any, mode: str | None = None) -> tuple[Query, list[Passage], float]:
         started = time.perf_counter()
         expanded = self.retriever.expand(question)
         passages = self.retriever.search(question, k=k, mode=mode, filters=as_filters(filters), expanded=expanded)
-        return expanded, passages, time.perf_counter() - started
+        return expanded, redact_passages(passages), time.perf_counter() - started
+
+    def _assess(self, question: str, audience: str, expanded: Query) -> TriageResult:
+        # The expanded query is what dense retrieval embedded: its embedding comes from the query cache.
+        return self.triage.assess(question, audience, expanded.concepts, embed_text=expanded.dense_text)  # type: ignore[arg-type]
 
     def ask(self, question: str, audience: str | None = None, k: int | None = None,
             filters: Filters | dict[str, Any] | None = None, generator: str | None = None,
@@ -172,7 +195,9 @@ class Engine:
         question, audience = _clean(question), self._audience(audience)
         started = time.perf_counter()
         expanded, passages, retrieval_s = self._retrieve(question, k, filters)
-        answer = self.answerer(generator, max_new_tokens).answer(question, passages, audience)
+        triage = self._assess(question, audience, expanded)
+        answer = self.answerer(generator, max_new_tokens).answer(question, passages, audience, triage=triage)
+        answer.timings["triage_s"] = round(triage.seconds, 4)
         return self._finish(answer, expanded, retrieval_s, started)
 
     def stream(self, question: str, audience: str | None = None, k: int | None = None,
@@ -182,8 +207,10 @@ class Engine:
         question, audience = _clean(question), self._audience(audience)
         started = time.perf_counter()
         expanded, passages, retrieval_s = self._retrieve(question, k, filters)
-        for event in self.answerer(generator, max_new_tokens).stream(question, passages, audience):
+        triage = self._assess(question, audience, expanded)
+        for event in self.answerer(generator, max_new_tokens).stream(question, passages, audience, triage=triage):
             if event.get("type") == "answer":
+                event["answer"].timings["triage_s"] = round(triage.seconds, 4)
                 event = {**event, "answer": self._finish(event["answer"], expanded, retrieval_s, started)}
             yield event
 

@@ -24,7 +24,7 @@ from ragmed.generate.extractive import ExtractiveAnswerer
 from ragmed.generate.factory import make_generator
 from ragmed.generate.finish import finish
 from ragmed.generate.prompt import answer_prompt
-from ragmed.safety import declined, red_flags
+from ragmed.safety import Triage, TriageResult, make_triage, redact_passages
 from ragmed.types import Answer, Audience, Passage
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,12 @@ class Answerer:
         generator: a ``Generator``; when None, the one named by ``settings.generation.backend`` is built
             on first use (None there means extractive). A backend that cannot be loaded gives an
             extractive answer whose ``fallback_reason`` says why.
+        triage: the triage stage; when None, ``make_triage`` builds it on first use (semantic with an
+            embedder, the rules otherwise).
     """
 
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
-                 generator: Generator | None = None) -> None:
+                 generator: Generator | None = None, triage: Triage | None = None) -> None:
         self.settings = settings or Settings()
         self.embedder = embedder
         self.checker = CitationChecker(self.settings.generation.support_threshold, embedder)
@@ -51,6 +53,13 @@ class Answerer:
         self._generator: Any = generator if generator is not None else _UNSET
         self._load_error: str | None = None
         self._lock = threading.Lock()
+        self._triage = triage
+
+    def triage(self) -> Triage:
+        """The triage stage in use (built on first call)."""
+        if self._triage is None:
+            self._triage = make_triage(self.settings, self.embedder)
+        return self._triage
 
     def generator(self) -> Generator | None:
         """The generator in use (built on first call), or None for the extractive answer.
@@ -67,20 +76,24 @@ class Answerer:
                 self._generator = None
         return self._generator  # type: ignore[no-any-return]
 
-    def answer(self, question: str, passages: list[Passage], audience: Audience | None = None) -> Answer:
+    def answer(self, question: str, passages: list[Passage], audience: Audience | None = None,
+               triage: TriageResult | None = None) -> Answer:
         """A checked, cited answer to ``question`` from ``passages`` (see ``stream``)."""
         final: Answer | None = None
-        for event in self.stream(question, passages, audience):
+        for event in self.stream(question, passages, audience, triage=triage):
             if event["type"] == "answer":
                 final = event["answer"]
         assert final is not None
         return final
 
-    def stream(self, question: str, passages: list[Passage], audience: Audience | None = None) -> Iterator[dict[str, Any]]:
+    def stream(self, question: str, passages: list[Passage], audience: Audience | None = None,
+               triage: TriageResult | None = None) -> Iterator[dict[str, Any]]:
         """Stream the answer: ``{"type": "token", "text": ...}`` events, then ``{"type": "answer", "answer": Answer}``.
 
         Emergency guidance, when the question has red flags, is the first token event. Tokens are the
         model's raw text; the final ``Answer`` holds only sentences that passed the citation check.
+        ``triage`` is the question's triage when the caller has it (the engine does); evidence text that
+        instructs the model or the reader is blanked before use.
 
         Raises:
             ValueError: ``question`` is empty or ``audience`` is unknown.
@@ -90,8 +103,10 @@ class Answerer:
         audience = audience or self.settings.safety.audience
         if audience not in ("clinician", "public"):
             raise ValueError(f"audience must be 'clinician' or 'public', got {audience!r}")
-        emergencies = red_flags(question)
-        refusal = declined(question, audience)
+        triage = triage or self.triage().assess(question, audience)
+        emergencies = [e.flag() for e in triage.emergencies]
+        refusal = triage.decline.flag() if triage.decline else None
+        passages = redact_passages(passages)
         lead = " ".join(f.message for f in emergencies + ([refusal] if refusal else []))
         if lead:
             yield {"type": "token", "text": lead + "\n\n"}

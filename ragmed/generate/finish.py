@@ -28,7 +28,7 @@ def finish(body: Answer, question: str, audience: Audience, emergencies: list[Sa
         parts.append(refusal.message if body.text.strip() else refusal.message.replace(" General information follows.", ""))
     if body.text.strip():
         parts.append(body.text)
-    flags = list(emergencies) + ([refusal] if refusal else []) + injection_flags([p.text for p in body.passages])
+    flags = list(emergencies) + ([refusal] if refusal else []) + injection_flags(body.passages)
     if audience == "public" and disclaimer_text:
         parts.append(disclaimer_text)
         flags.append(disclaimer(disclaimer_text))
