@@ -45,6 +45,8 @@ class AskRequest(_Strict):
     filters: FiltersIn | None = Field(None, description="Metadata filters.")
     generator: GeneratorOptions | None = Field(None, description="Generator options.")
     stream: bool = Field(False, description="Stream Server-Sent Events (also chosen by 'Accept: text/event-stream').")
+    draft: bool = Field(False, description="Clinician audience only: also stream the model's unchecked draft as "
+                        "'draft' events (never part of the answer).")
 
 
 class SearchRequest(_Strict):

@@ -39,7 +39,7 @@ def run(
     index: Optional[str] = typer.Option(None, "--index", "-i", help="Index to retrieve from (default: the starter index)."),
     k: Optional[int] = typer.Option(None, "--k", help="Passages given as evidence (default: settings.retrieval.top_k)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="Force a dataset format instead of sniffing it."),
-    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Where known dataset names live (../shared/data)."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder holding pubmedqa/ and medquad/ for the known names (default: the bundled knowledge)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start afresh when the run folder holds another run."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
@@ -96,7 +96,7 @@ def retrieval(
     seed: int = typer.Option(0, "--seed", "-s", help="Sampling seed."),
     depth: int = typer.Option(50, "--depth", help="Passages retrieved per query before de-duplicating documents (a document can fill several)."),
     out_dir: Path = typer.Option(Path("runs") / "retrieval", "--out", "-o", help="Folder for results.json and results.md."),
-    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Where the datasets live (../shared/data)."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder holding pubmedqa/ and medquad/ (default: the bundled knowledge)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
     """Recall@1/5/10, MRR@10, nDCG@10 and search latency of dense, BM25 and hybrid retrieval."""

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from eval.items import EvalItem
+from ragmed.types import AnswerEvent, LeadEvent, SentenceEvent
 from ragmed.errors import ConfigError, GenerationError
 from ragmed.text import approx_tokens
 from ragmed.types import Answer, Passage
@@ -156,12 +157,12 @@ class EnginePredictor:
         pieces: list[str] = []
         answer: Answer | None = None
         for event in events:
-            if event["type"] == "token":
+            if isinstance(event, (SentenceEvent, LeadEvent)):
                 if not pieces:
                     timings["first_token_s"] = time.perf_counter() - started
-                pieces.append(event["text"])
-            elif event["type"] == "answer":
-                answer = event["answer"]
+                pieces.append(event.text)
+            elif isinstance(event, AnswerEvent):
+                answer = event.answer
         if answer is None:
             raise GenerationError("the engine's answer stream ended without an answer")
         timings.update({k: float(v) for k, v in answer.timings.items()})

@@ -11,7 +11,7 @@ from ragmed.chunking import chunk_document
 from ragmed.config import Settings
 from ragmed.embed import Embedder, EmbeddingCache, embed_with_cache
 from ragmed.errors import IngestError
-from ragmed.index.store import IndexStore
+from ragmed.index.store import CONCEPTS, IndexStore
 from ragmed.types import Document, IngestReport, RecordError
 
 logger = logging.getLogger(__name__)
@@ -103,6 +103,7 @@ def _commit(store: IndexStore, embedder: Embedder, documents: list[Document], se
         changed.append(document)
     if not changed:
         return
+    _add_focus(store, changed)
     _flag_instructions(changed, report)
     chunked = [(d, chunk_document(d, settings.chunking)) for d in changed]
     texts = [c.text for _, chunks in chunked for c in chunks]
@@ -117,6 +118,22 @@ def _commit(store: IndexStore, embedder: Embedder, documents: list[Document], se
         upserts.append((document, chunks, vectors[offset:offset + len(chunks)]))
         offset += len(chunks)
     store.commit(upserts=upserts, save=False)
+
+
+def _add_focus(store: IndexStore, documents: list[Document]) -> None:
+    """Record the conditions each document is about (``metadata["focus"]``) when the index has ontologies."""
+    path = store.folder / CONCEPTS
+    if not path.exists():
+        return
+    from ragmed.ontology.service import OntologyService
+    from ragmed.verify.topic import document_focus
+
+    service = OntologyService.open(path)
+    try:
+        for document in documents:
+            document.metadata["focus"] = document_focus(document, service)
+    finally:
+        service.close()
 
 
 def _flag_instructions(documents: list[Document], report: IngestReport) -> None:
@@ -207,13 +224,14 @@ def build_knowledge(
         read: dict[str, set[str]] = {}
         failed: set[str] = set()
         groups: list[Iterable[Document]] = []
-        for source in manifest.literature:
-            documents = _with_licence(read_sources([source.path], report, source.reader), source.licence)
-            groups.append(_tracked(f"literature/{source.name}", documents, read, failed, report))
         if manifest.ontology:
+            # The concept store is built first, so literature documents get their focus concepts.
             cards = _ontology_cards(manifest, store, report, progress)
             groups.append(_tracked("ontology", cards, read, failed, report,
                                    expected=any(entry.cards for entry in manifest.ontology)))
+        for source in manifest.literature:
+            documents = _with_licence(read_sources([source.path], report, source.reader), source.licence)
+            groups.append(_tracked(f"literature/{source.name}", documents, read, failed, report))
         ingest(store, embedder, _chain(groups), settings, cache, progress, report)
         report.deleted = _mirror(store, read, failed)
         return report

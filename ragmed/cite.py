@@ -1,121 +1,44 @@
-"""Citation check: every answer sentence must be backed by the passage it cites, or it is removed.
+"""Citation check: every claim of an answer must be stated by the passage it cites, about what was asked.
 
-Each sentence of a generated answer is scored against the passages it cites ([n] markers): content
-words and numbers shared with the best passage sentence and its neighbours, embedding similarity when
-an embedder is given, and penalties for numbers absent from the passage and for negation that the
-passage does not share. A citation the model numbered wrongly is moved to the passage that does support
-the sentence; a sentence without markers is checked against every passage; a sentence that no passage
-supports is kept in ``sentences`` with ``supported=False`` and left out of the text. When no sentence is
-supported the answer abstains.
+Each sentence of an answer is cut into its claims (list items, clauses; ``ragmed.verify.claims``) and
+each claim is scored by a verifier (``ragmed.verify``) against the passages its ``[n]`` markers cite. A
+claim the cited passage does not state is tried against the few other passages most like it, and moved
+there when one states it (the model numbered the citation wrongly). A claim is never backed by a passage
+whose document is about another condition than the question asks, unless the claim names that condition
+(``ragmed.verify.topic``), nor by a passage lacking one of its numbers. Unsupported list items are dropped
+and the list is rewritten; a sentence with an unsupported clause is dropped. Kept sentences get markers
+renumbered 1..N in order of first use, one ``Citation`` per supporting evidence window (the exact text and
+its character span in the document). When nothing is supported the answer abstains.
+
+Sentences can be checked one at a time as a model writes them (``CitationChecker.session``), so only
+checked text is ever streamed.
 
 Example:
-    >>> checker = CitationChecker(threshold=0.40)
-    >>> checked = checker.check("Metformin lowers glucose [2].", passages)  # doctest: +SKIP
+    >>> checker = CitationChecker(make_verifier(VerifierSettings(backend="lexical")))
+    >>> checked = checker.check("Metformin lowers glucose [2].", passages, question="How does metformin work?")  # doctest: +SKIP
     >>> checked.text, checked.citations[0].sentence  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import numpy as np
 
 from ragmed.safety import looks_like_injection
-from ragmed.text import split_sentences, words
+from ragmed.text import split_sentences
 from ragmed.types import AnswerSentence, Citation, Passage
+from ragmed.verify.base import ClaimPair, Verdict, Verifier
+from ragmed.verify.claims import Claims, atomic_claims, split_run_on
+from ragmed.verify.lexical import missing_numbers, numbers, terms
+from ragmed.verify.topic import TopicJudge
 
 ABSTAIN = "The retrieved evidence does not answer this question."
-def _wordset(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
 _TRAILING = re.compile(r"([.!?])((?:\s*\[\d+(?:\s*[,;\u2013-]\s*\d+)*\])+)")
 MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;\u2013-]\s*\d+)*)\]")
-_STOP = _wordset("""a about above after again against all also am an and any are as at be because been before being
-below between both but by can could did do does doing down during each few for from further had has have having he
-her here hers herself him himself his how i if in into is it its itself just may me might more most must my myself
-our ours ourselves out over own same shall she should so some such than that the their theirs them themselves then
-there these they this those through to too under until up very was we were what when where which while who whom why
-will with would you your yours yourself yourselves one two per vs via among within whether thus however therefore
-on or nor no not never none neither without cannot although though yet even either
-study studies patients patient results result conclusion conclusions data using used use based""")
-# Words common in any scientific or plain-language claim; a sentence may add them without new content.
-_GENERIC = _wordset("""suggest suggests suggested show shows shown showed appear appears appeared seem seems seemed
-indicate indicates indicated demonstrate demonstrates demonstrated found find finding findings conclude concluded
-support supports supported evidence effect effects effective effectiveness efficacy efficacious impact important
-importance useful usefulness useful safe safety feasible feasibility possible possibly potential potentially likely
-unlikely may might could can should need needed needs further future research investigation investigations trial
-trials warranted confirm confirmed clinical clinically practice setting settings increase increased increases
-increasing decrease decreased decreases reduce reduced reduces reducing reduction improve improved improves
-improvement high higher highest low lower lowest large larger small smaller significant significantly
-insignificant different difference differences similar comparable compared comparison associated association
-associations related relationship relation role factor factors risk risks rate rates level levels outcome outcomes
-good better best poor worse overall general generally particular particularly specific specifically common commonly
-rare new novel present presence absence present provide provides provided offer offers allow allows help helps
-role use useful valuable value values good strong weak limited limit limitation limitations observed observe
-report reported reports identify identified identification predict predicts predictive predictor predictors
-determine determined assess assessed assessment evaluate evaluated evaluation measure measured method methods
-approach approaches tool tools strategy strategies option options treatment treatments therapy therapies
-management managed group groups population populations cohort sample subjects individuals people persons adults
-many most several various number numbers often frequent frequently rather well also only still although however
-thus therefore whereas both either neither whether despite unclear clear clearly remains remain remained
-considered consider considering appropriate recommended recommend recommendation benefit benefits beneficial
-adverse positive negative change changes changed lead leads led cause causes caused due result resulting""")
-_NEGATION = _wordset("no not never none neither nor without cannot nonsignificant insignificant")
-_AIM = re.compile(r"^\W*(to (assess|determine|evaluate|examine|investigate|compare|test|study|describe|identify)|"
-                  r"(the|our|this) (aim|purpose|objective|goal)s?\b|we (aimed|sought|hypothesi[sz]ed|asked)|this study (aimed|sought))",
-                  re.IGNORECASE)
-_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)")
 
-
-class Embedder(Protocol):
-    """Anything that turns texts into one vector per text (normalised or not)."""
-
-    def encode(self, texts: list[str]) -> Any:
-        ...
-
-
-def stem(word: str) -> str:
-    """A light suffix-stripping stem, enough to match "treated"/"treatment"/"treats"."""
-    for suffix in ("ational", "ations", "ation", "ments", "ment", "ness", "ities", "ity", "ing", "ies", "ed", "es", "ly", "al", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
-
-
-def terms(text: str) -> set[str]:
-    """Stemmed content words of ``text`` (stop words and numbers left out)."""
-    return {stem(w) for w in words(text) if w not in _STOP and not w[0].isdigit() and len(w) > 1}
-
-
-_GENERIC_STEMS = frozenset(stem(w) for w in _GENERIC)
-
-
-def numbers(text: str) -> set[str]:
-    """Numbers written in ``text``, normalised ("1,099" -> "1099", "5.0" -> "5")."""
-    out = set()
-    for m in _NUMBER.finditer(text):
-        value = m.group(1).replace(",", "")
-        out.add(value.rstrip("0").rstrip(".") if "." in value else value)
-    return out
-
-
-def negation_scope(text: str, width: int = 4) -> set[str]:
-    """Stemmed content words within ``width`` words after each negation cue of ``text``."""
-    tokens = words(text.lower().replace("n't", " not"))
-    scope: set[str] = set()
-    for i, w in enumerate(tokens):
-        if w in _NEGATION:
-            scope |= {stem(t) for t in tokens[i + 1: i + 1 + width] if t not in _STOP and not t[0].isdigit()}
-    return scope
-
-
-def negated(text: str) -> bool:
-    """True when ``text`` carries a negation cue ("no", "not", "did not", "without", "n't"...)."""
-    lowered = text.lower()
-    return "n't" in lowered or any(w in _NEGATION for w in words(lowered))
+__all__ = ["ABSTAIN", "CheckSession", "CheckedAnswer", "CheckedSentence", "CitationChecker", "numbers",
+           "sentences_of", "strip_markers", "terms"]
 
 
 def strip_markers(text: str) -> tuple[str, list[int]]:
@@ -129,29 +52,17 @@ def strip_markers(text: str) -> tuple[str, list[int]]:
     return MARKER.sub("", text).strip(), list(dict.fromkeys(found))
 
 
-@dataclass
-class Support:
-    """How well one passage backs one sentence, and the passage sentence that backs it best."""
-
-    score: float
-    passage: int
-    sentence: str
-    start: int
-    end: int
-    lexical: float = 0.0
-    coverage: float = 0.0
-    similarity: float = 0.0
-    reason: str = ""
-
-
-@dataclass
-class _Unit:
-    text: str
-    start: int
-    end: int
-    terms: set[str]
-    neg: set[str]
-    vec: Any = None
+def sentences_of(answer: str) -> list[str]:
+    """The sentences of an answer, markers kept, a list header joined with what follows it."""
+    answer = _TRAILING.sub(r"\2\1", answer)
+    out: list[str] = []
+    for s, e in split_sentences(answer):
+        sentence = " ".join(answer[s:e].split())
+        if out and out[-1].rstrip().endswith(":"):
+            out[-1] = f"{out[-1]} {sentence}"
+        else:
+            out.append(sentence)
+    return [piece for sentence in out for piece in split_run_on(sentence)]
 
 
 @dataclass
@@ -163,136 +74,175 @@ class CheckedAnswer:
     sentences: list[AnswerSentence] = field(default_factory=list)
     abstained: bool = False
     reattributed: int = 0
+    off_topic: int = 0
+
+
+@dataclass
+class CheckedSentence:
+    """One sentence after the check: its kept text (None when dropped) and the citations it first used."""
+
+    text: str | None
+    new_citations: list[Citation]
+    verdict: AnswerSentence
+
+
+@dataclass
+class _Backing:
+    passage: int
+    verdict: Verdict
 
 
 class CitationChecker:
     """Checks answer sentences against passages; see the module docstring.
 
     Args:
-        threshold: score a sentence needs to count as supported (``settings.generation.support_threshold``).
-        embedder: optional embedder (``encode(list[str])``); without it only words and numbers count.
+        verifier: scores claims against evidence.
+        threshold: support probability a claim needs.
+        topic: the ontology topic check (off when None).
+        alternatives: other passages a claim is tried against when its citation does not state it.
     """
 
-    novel_penalty = 0.05
-
-    def __init__(self, threshold: float = 0.40, embedder: Embedder | None = None) -> None:
+    def __init__(self, verifier: Verifier, threshold: float = 0.5, topic: TopicJudge | None = None,
+                 alternatives: int = 2) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
-        self.threshold = threshold
-        self.embedder = embedder
+        self.verifier, self.threshold, self.topic, self.alternatives = verifier, threshold, topic, alternatives
 
-    def _encode(self, texts: list[str]) -> np.ndarray | None:
-        if self.embedder is None or not texts:
-            return None
-        vecs = np.asarray(self.embedder.encode(texts), dtype=np.float32)
-        return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+    def session(self, passages: Sequence[Passage], question: str = "", conditions: Iterable[str] = ()) -> CheckSession:
+        """A check of one answer, fed a sentence at a time (``[n]`` is ``passages[n-1]``)."""
+        return CheckSession(self, list(passages), question, set(conditions))
 
-    def _units(self, passages: list[Passage]) -> list[list[_Unit]]:
-        units = [[_Unit(p.text[s:e], p.start + s, p.start + e, terms(p.text[s:e]), negation_scope(p.text[s:e]))
-                  for s, e in split_sentences(p.text) if not looks_like_injection(p.text[s:e])] for p in passages]
-        vecs = self._encode([u.text for us in units for u in us])
-        if vecs is not None:
-            for u, v in zip((u for us in units for u in us), vecs):
-                u.vec = v
-        return units
+    def check(self, answer: str, passages: Sequence[Passage], question: str = "",
+              conditions: Iterable[str] = ()) -> CheckedAnswer:
+        """Check every sentence of ``answer`` against ``passages``.
 
-    def support(self, sentence: str, passages: list[Passage]) -> list[Support]:
-        """Score ``sentence`` (markers ignored) against each of ``passages``.
+        Args:
+            answer: the answer text with ``[n]`` markers.
+            passages: the numbered evidence.
+            question: the question (claims are judged in its context).
+            conditions: the question's condition CURIEs, for the topic check.
 
         Returns:
-            One ``Support`` per passage, in passage order.
+            Supported sentences only, markers renumbered 1..N in order of first use; ``ABSTAIN`` when
+            nothing is supported.
         """
-        text, _ = strip_markers(sentence)
-        units = self._units(passages)
-        vec = self._encode([text])
-        return [self._score(text, None if vec is None else vec[0], i, p, units[i]) for i, p in enumerate(passages)]
+        session = self.session(passages, question, conditions)
+        for sentence in sentences_of(answer):
+            session.add(sentence)
+        return session.result()
 
-    def _score(self, text: str, vec: np.ndarray | None, index: int, passage: Passage, units: list[_Unit]) -> Support:
-        s_terms, s_nums = terms(text), numbers(text)
-        if not units or not s_terms:
-            return Support(0.0, index, "", passage.start, passage.start, reason="no content words" if not s_terms else "no evidence")
-        all_terms = set().union(*(u.terms for u in units))
-        coverage = len(s_terms & all_terms) / len(s_terms)
-        best: Support | None = None
-        for j, u in enumerate(units):
-            window = u.terms | (units[j - 1].terms if j else set()) | (units[j + 1].terms if j + 1 < len(units) else set())
-            lexical = 0.6 * len(s_terms & u.terms) / len(s_terms) + 0.4 * len(s_terms & window) / len(s_terms)
-            if _AIM.search(u.text):
-                lexical *= 0.5
-            sim = float(vec @ u.vec) if vec is not None and u.vec is not None else 0.0
-            score = (0.3 * lexical + 0.3 * coverage + 0.4 * max(sim, 0.0)) if vec is not None else (0.6 * lexical + 0.4 * coverage)
-            if best is None or score > best.score:
-                best = Support(score, index, u.text, u.start, u.end, lexical, coverage, sim)
-        assert best is not None
-        missing = s_nums - numbers(passage.text)
-        novel = s_terms - all_terms - _GENERIC_STEMS
-        if novel:
-            best.score -= self.novel_penalty * min(len(novel), 3)
-            best.reason = f"words not in evidence: {sorted(novel)}"
-        if missing:
-            best.score, best.reason = min(best.score, self.threshold * 0.5), f"numbers not in evidence: {sorted(missing)}"
-        elif not self._negation_agrees(text, s_terms, best, units):
-            best.score, best.reason = min(best.score, self.threshold * 0.5), "negation differs from evidence"
-        best.score = max(best.score, 0.0)
+    def support(self, claim: str, passages: Sequence[Passage], question: str = "") -> list[Verdict]:
+        """The verdict of each passage on ``claim`` (markers ignored), in passage order."""
+        text, _ = strip_markers(claim)
+        return self.verifier.support([ClaimPair(text, _evidence(p), question, p.title) for p in passages])
+
+
+def _evidence(passage: Passage) -> str:
+    """The passage text with instruction-like sentences blanked (same length, so spans stay valid)."""
+    text = passage.text
+    for s, e in split_sentences(text):
+        if looks_like_injection(text[s:e]):
+            text = text[:s] + " " * (e - s) + text[e:]
+    return text
+
+
+class CheckSession:
+    """The check of one answer in progress; see ``CitationChecker.session``."""
+
+    def __init__(self, checker: CitationChecker, passages: list[Passage], question: str, conditions: set[str]) -> None:
+        self.checker, self.passages, self.question, self.conditions = checker, passages, question, conditions
+        self._evidence = [_evidence(p) for p in passages]
+        self._numbering: dict[tuple[int, int], Citation] = {}
+        self._seen: set[str] = set()
+        self.out = CheckedAnswer(text="")
+        self._kept: list[str] = []
+
+    def add(self, sentence: str) -> CheckedSentence | None:
+        """Check one sentence (with its markers); None when it is not a claim (empty, a header, a repeat)."""
+        text, marks = strip_markers(sentence)
+        key = " ".join(text.lower().split())
+        if not text or text.endswith(":") or key in self._seen or _abstention(text) or not terms(text):
+            return None
+        self._seen.add(key)
+        claims = atomic_claims(text)
+        backing = self._back_all(claims.claims, marks)
+        rebuilt = claims.rebuild([b is not None for b in backing], text)
+        if rebuilt is None:
+            best = max((b.verdict.probability for b in backing if b is not None), default=0.0)
+            verdict = AnswerSentence(text, [], False, round(best, 4))
+            self.out.sentences.append(verdict)
+            return CheckedSentence(None, [], verdict)
+        before = len(self._numbering)
+        kept = [b for b in backing if b is not None]
+        ns = sorted({self._number(b) for b in kept})
+        if marks and not set(b.passage + 1 for b in kept) & set(marks):
+            self.out.reattributed += 1
+        final = _with_markers(rebuilt, ns)
+        self._kept.append(final)
+        verdict = AnswerSentence(final, ns, True, round(min(b.verdict.probability for b in kept), 4))
+        self.out.sentences.append(verdict)
+        return CheckedSentence(final, list(self._numbering.values())[before:], verdict)
+
+    def _back_all(self, claims: list[str], marks: list[int]) -> list[_Backing | None]:
+        """For each claim, the passage (cited first, then the most similar others) that states it on topic."""
+        cited = [m - 1 for m in marks if 1 <= m <= len(self.passages)]
+        found = self._best_backing([(c, cited) for c in claims])
+        retry = [i for i, b in enumerate(found) if b is None]
+        if retry:
+            requests = []
+            for i in retry:
+                claim_terms = terms(claims[i])
+                others = sorted((j for j in range(len(self.passages)) if j not in cited),
+                                key=lambda j: -len(claim_terms & terms(self._evidence[j])))
+                requests.append((claims[i], others[: self.checker.alternatives]))
+            for i, backing in zip(retry, self._best_backing(requests)):
+                found[i] = backing
+        return found
+
+    def _best_backing(self, requests: list[tuple[str, list[int]]]) -> list[_Backing | None]:
+        """One verifier call for every (claim, candidate passage) pair; the best backing of each claim."""
+        topic = self.checker.topic
+        pairs: list[tuple[int, int]] = []
+        for r, (claim, candidates) in enumerate(requests):
+            for i in candidates:
+                if missing_numbers(claim, self._evidence[i]):
+                    continue
+                if topic is not None and self.conditions and topic.off_topic(self.conditions, self.passages[i], claim):
+                    self.out.off_topic += 1
+                    continue
+                pairs.append((r, i))
+        # With the question's conditions known, the ontology judges the topic; the verifier then judges only
+        # whether the evidence states the claim. Without them, the question goes to the verifier as context.
+        question = "" if topic is not None and self.conditions else self.question
+        verdicts = self.checker.verifier.support(
+            [ClaimPair(requests[r][0], self._evidence[i], question, self.passages[i].title) for r, i in pairs])
+        best: list[_Backing | None] = [None] * len(requests)
+        for (r, i), verdict in zip(pairs, verdicts):
+            current = best[r]
+            if verdict.probability >= self.checker.threshold and (current is None or verdict.probability > current.verdict.probability):
+                best[r] = _Backing(i, verdict)
         return best
 
-    @staticmethod
-    def _negation_agrees(text: str, s_terms: set[str], best: Support, units: list[_Unit]) -> bool:
-        """A negated claim needs a negation over some of the same words in or beside the best evidence
-        sentence; a plain claim must not assert what the best evidence sentence negates."""
-        j = next(i for i, u in enumerate(units) if u.start == best.start)
-        near = set().union(*(u.neg for u in units[max(j - 1, 0): j + 2]))
-        scope = negation_scope(text)
-        if scope:
-            return bool(scope & near)
-        return len(units[j].neg & s_terms) < 2
+    def _number(self, backing: _Backing) -> int:
+        p, v = self.passages[backing.passage], backing.verdict
+        key = (p.chunk_id, v.start)
+        if key not in self._numbering:
+            self._numbering[key] = Citation(
+                n=len(self._numbering) + 1, doc_id=p.doc_id, chunk_id=p.chunk_id, title=p.title,
+                sentence=p.text[v.start:v.end], start=p.start + v.start, end=p.start + v.end, url=p.url,
+                source=p.source, licence=p.licence, score=round(v.probability, 4))
+        return self._numbering[key].n
 
-    def check(self, answer: str, passages: list[Passage]) -> CheckedAnswer:
-        """Check every sentence of ``answer`` against ``passages`` (``[n]`` is ``passages[n-1]``).
+    def kept(self) -> Iterator[str]:
+        """The kept sentences so far, in order."""
+        return iter(list(self._kept))
 
-        Returns:
-            The checked answer: supported sentences only, markers renumbered 1..N in order of first use,
-            one ``Citation`` per distinct supporting sentence; ``ABSTAIN`` when nothing is supported.
-        """
-        answer = _TRAILING.sub(r"\2\1", answer)
-        pieces = [strip_markers(text) for text in _merge_headers([answer[s:e] for s, e in split_sentences(answer)])]
-        unique = dict.fromkeys((t, tuple(m)) for t, m in pieces)
-        pieces = [(t, list(m)) for t, m in unique if t and not t.endswith(":") and not _abstention(t)]
-        units = self._units(passages)
-        vecs = self._encode([t for t, _ in pieces])
-        numbering: dict[tuple[int, int], Citation] = {}
-        out = CheckedAnswer(text="")
-        kept: list[str] = []
-        for k, (text, marks) in enumerate(pieces):
-            vec = None if vecs is None else vecs[k]
-            scores = [self._score(text, vec, i, p, units[i]) for i, p in enumerate(passages)]
-            cited = [scores[m - 1] for m in marks if 1 <= m <= len(passages)]
-            backing = [s for s in cited if s.score >= self.threshold]
-            if not backing:
-                best = max(scores, key=lambda s: s.score, default=None)
-                if best is not None and best.score >= self.threshold:
-                    backing = [best]
-                    out.reattributed += 1 if marks else 0
-            if not backing:
-                top = max(cited or scores, key=lambda s: s.score, default=None)
-                out.sentences.append(AnswerSentence(text, [], False, round(top.score, 4) if top else 0.0))
-                continue
-            ns = [self._number(numbering, s, passages[s.passage]) for s in backing]
-            kept.append(_with_markers(text, ns))
-            out.sentences.append(AnswerSentence(kept[-1], ns, True, round(max(s.score for s in backing), 4)))
-        out.citations = list(numbering.values())
-        out.abstained = not kept
-        out.text = ABSTAIN if out.abstained else " ".join(kept)
-        return out
-
-    @staticmethod
-    def _number(numbering: dict[tuple[int, int], Citation], s: Support, p: Passage) -> int:
-        key = (p.chunk_id, s.start)
-        if key not in numbering:
-            numbering[key] = Citation(
-                n=len(numbering) + 1, doc_id=p.doc_id, chunk_id=p.chunk_id, title=p.title, sentence=s.sentence,
-                start=s.start, end=s.end, url=p.url, source=p.source, licence=p.licence, score=round(s.score, 4))
-        return numbering[key].n
+    def result(self) -> CheckedAnswer:
+        """The checked answer so far."""
+        self.out.citations = list(self._numbering.values())
+        self.out.abstained = not self._kept
+        self.out.text = ABSTAIN if self.out.abstained else " ".join(self._kept)
+        return self.out
 
 
 def _with_markers(text: str, ns: list[int]) -> str:
@@ -305,12 +255,36 @@ def _abstention(sentence: str) -> bool:
     return "does not answer" in sentence.lower() and "evidence" in sentence.lower()
 
 
-def _merge_headers(sentences: list[str]) -> list[str]:
-    """Join a sentence ending in ":" (a list header) with what follows, so the pair is checked as one claim."""
-    out: list[str] = []
-    for sentence in sentences:
-        if out and out[-1].rstrip().endswith(":"):
-            out[-1] = f"{out[-1]} {' '.join(sentence.split())}"
-        else:
-            out.append(" ".join(sentence.split()))
-    return out
+class SentenceStream:
+    """Cuts streamed model text into whole sentences as they complete (markers kept with their sentence).
+
+    A sentence counts as complete once the next one has begun with real words, so a marker written after
+    the full stop ("... insulin. [2]") still joins it, and a list header ("include:") waits for its items.
+
+    Example:
+        >>> stream = SentenceStream()
+        >>> stream.feed("Gout is arthritis [1]. It causes")
+        ['Gout is arthritis [1].']
+        >>> stream.close()
+        ['It causes']
+    """
+
+    def __init__(self) -> None:
+        self._text = ""
+        self._emitted = 0
+
+    def feed(self, text: str) -> list[str]:
+        """Add ``text``; return the sentences it completed."""
+        self._text += text
+        sentences = sentences_of(self._text)
+        if len(sentences) < 2 or len(re.sub(r"\[[\d,;\s\u2013-]*\]?|[^A-Za-z]", "", sentences[-1])) < 2:
+            return []
+        done = sentences[self._emitted:-1]
+        self._emitted = max(self._emitted, len(sentences) - 1)
+        return done
+
+    def close(self) -> list[str]:
+        """The sentences not yet returned."""
+        rest = sentences_of(self._text)[self._emitted:]
+        self._emitted += len(rest)
+        return rest

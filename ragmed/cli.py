@@ -1,4 +1,9 @@
-"""The ``ragmed`` command line: build, add, delete, search, ask, info, repair, concepts, serve, eval."""
+"""The ``ragmed`` command line: build, add, delete, search, ask, info, repair, concepts, serve, eval.
+
+Exit statuses (the README's table): 0 done; 1 error (nothing was ingested, an index that cannot be
+opened, a failed backend); 2 usage (a bad option or value, an empty question, invalid settings);
+3 partial ingest (some records or inputs were skipped and reported, the rest went in); 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,19 @@ import logging
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ragmed.config import Settings, load_settings
-from ragmed.errors import RagmedError
+from ragmed.errors import ConfigError, InvalidRequestError, RagmedError
+from ragmed.text import is_blank
 from ragmed.types import Answer, IngestReport, Passage
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 app = typer.Typer(help="ragmed: offline retrieval-augmented medical question answering with checked citations.",
                   no_args_is_help=True, add_completion=False)
@@ -29,7 +38,10 @@ JsonOpt = typer.Option(False, "--json", help="Print JSON for scripts.")
 def _settings() -> Settings:
     from ragmed.logs import configure_logging
 
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        _fail(exc)
     configure_logging(settings.logging)
     return settings
 
@@ -58,9 +70,15 @@ def progress_bar(enabled: bool = True) -> Iterator[Any]:
         yield update
 
 
-def _fail(exc: Exception, code: int = 1) -> None:
-    console.print(f"[red]error:[/red] {exc}")
-    raise typer.Exit(code)
+def _fail(exc: Exception) -> NoReturn:
+    """Print ``exc`` and exit: status 2 for a request or setting that cannot be used as given, else 1."""
+    console.print(f"[red]error:[/red] {escape(str(exc))}")
+    raise typer.Exit(EXIT_USAGE if isinstance(exc, (InvalidRequestError, ConfigError)) else EXIT_ERROR)
+
+
+def _usage(message: str) -> NoReturn:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(EXIT_USAGE)
 
 
 def _codes_line(concept: Any, most: int = 5) -> str:
@@ -82,19 +100,45 @@ def _open(settings: Settings, index: str | None, quiet: bool = False):  # type: 
         return Engine.open(settings, index, progress=update)
 
 
-def _print_report(report: IngestReport, as_json: bool) -> None:
+def _report_and_exit(report: IngestReport, as_json: bool) -> NoReturn:
+    """Print the counts (and every skipped record), then exit with ``ingest_status``."""
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
-        return
-    for error in report.errors:
-        console.print(f"[yellow]skipped[/yellow] {error}")
-    for flagged in report.flagged:
-        console.print(f"[yellow]instruction kept out of answers[/yellow] {flagged}")
-    deleted = f", deleted {report.deleted}" if report.deleted else ""
-    out.print(f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}{deleted}, "
-              f"skipped {report.skipped}; chunks embedded {report.chunks_embedded}, reused from cache {report.chunks_cached}"
-              + (f"; {len(report.flagged)} instruction(s) found in {len({f.doc_id for f in report.flagged})} "
-                 "document(s), kept out of answers" if report.flagged else ""))
+    else:
+        for error in report.errors:
+            console.print(f"[yellow]skipped[/yellow] {error}")
+        for flagged in report.flagged:
+            console.print(f"[yellow]instruction kept out of answers[/yellow] {flagged}")
+        deleted = f", deleted {report.deleted}" if report.deleted else ""
+        found = (f"; {len(report.flagged)} instruction(s) in {len({f.doc_id for f in report.flagged})} document(s) "
+                 "kept out of answers") if report.flagged else ""
+        out.print(f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}{deleted}, "
+                  f"skipped {report.skipped}; chunks embedded {report.chunks_embedded}, "
+                  f"reused from cache {report.chunks_cached}{found}")
+    status = ingest_status(report)
+    if status == EXIT_ERROR:
+        why = f"every input or record failed; first: {report.errors[0]}" if report.errors \
+            else "no documents were found in the given paths"
+        console.print(f"[red]error:[/red] nothing was ingested: {escape(why)}")
+    raise typer.Exit(status)
+
+
+def _stop_if_all_missing(paths: list[Path], as_json: bool) -> None:
+    """Exit with status 1 before any index is opened (or built) when no given path exists."""
+    from ragmed.types import RecordError
+
+    if not any(path.exists() for path in paths):
+        report = IngestReport(errors=[RecordError(str(path), "no such file or folder") for path in paths])
+        _report_and_exit(report, as_json)
+
+
+def ingest_status(report: IngestReport) -> int:
+    """The exit status of an ingest: 1 when nothing from the inputs is in the index because every input or
+    record failed (or none was found), 3 when some were skipped and the rest went in, else 0."""
+    present = report.added + report.updated + report.unchanged
+    if present == 0 and (report.errors or not report.deleted):
+        return EXIT_ERROR
+    return EXIT_PARTIAL if report.errors else EXIT_OK
 
 
 @app.command()
@@ -108,6 +152,8 @@ def build(
     """Build (or update) an index from the knowledge manifest or from the given paths."""
     from ragmed.build import build_index, build_knowledge
 
+    if paths:
+        _stop_if_all_missing(paths, as_json)
     settings = _settings()
     if factory:
         settings = settings.model_copy(update={"index": settings.index.model_copy(update={"factory": factory})})
@@ -119,7 +165,7 @@ def build(
                 report = build_knowledge(settings, name=index, progress=update)
     except RagmedError as exc:
         _fail(exc)
-    _print_report(report, as_json)
+    _report_and_exit(report, as_json)
 
 
 @app.command()
@@ -130,6 +176,7 @@ def add(
     as_json: bool = JsonOpt,
 ) -> None:
     """Add or update documents in an existing index (only changed documents are embedded)."""
+    _stop_if_all_missing(paths, as_json)
     settings = _settings()
     try:
         engine = _open(settings, index, quiet=as_json)
@@ -137,7 +184,7 @@ def add(
             report = engine.add_paths(paths, format=format, progress=update)
     except RagmedError as exc:
         _fail(exc)
-    _print_report(report, as_json)
+    _report_and_exit(report, as_json)
 
 
 @app.command()
@@ -161,7 +208,7 @@ def delete(
 @app.command()
 def search(
     query: str = typer.Argument(..., help="Search text."),
-    k: int = typer.Option(5, "-k", help="Passages to return."),
+    k: int = typer.Option(5, "-k", min=1, help="Passages to return."),
     mode: Optional[str] = typer.Option(None, help="dense, bm25 or hybrid."),
     source: Optional[list[str]] = typer.Option(None, help="Only these sources (repeatable)."),
     year_min: Optional[int] = typer.Option(None, help="Earliest publication year."),
@@ -170,12 +217,18 @@ def search(
     as_json: bool = JsonOpt,
 ) -> None:
     """Search the index and print passages with scores and provenance."""
+    from ragmed.retrieve import MODES
+
+    if is_blank(query):
+        _usage("the search text is empty")
+    if mode is not None and mode not in MODES:
+        _usage(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
     settings = _settings()
     filters = {"sources": source or None, "year_min": year_min, "year_max": year_max}
     try:
         passages = _open(settings, index, quiet=as_json).search(query, k=k, mode=mode, filters=filters)
     except RagmedError as exc:
-        _fail(exc, 2 if "empty" in str(exc) else 1)
+        _fail(exc)
     if as_json:
         out.print_json(json.dumps([p.to_dict() for p in passages]))
         return
@@ -196,55 +249,69 @@ def _print_passage(rank: int, p: Passage) -> None:
 def ask(
     question: str = typer.Argument(..., help="The question."),
     audience: Optional[str] = typer.Option(None, help="clinician or public."),
-    k: Optional[int] = typer.Option(None, "-k", help="Passages used as evidence."),
+    k: Optional[int] = typer.Option(None, "-k", min=1, help="Passages used as evidence."),
     generator: Optional[str] = typer.Option(None, help="extractive, llamacpp, transformers or openai."),
     source: Optional[list[str]] = typer.Option(None, help="Only these sources (repeatable)."),
-    stream: bool = typer.Option(True, help="Stream generated tokens as they are written."),
+    stream: bool = typer.Option(True, help="Stream each sentence once it has passed the citation check."),
+    draft: bool = typer.Option(False, "--draft", help="Clinician audience: also stream the model's unchecked draft."),
     index: Optional[str] = IndexOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Answer a question with checked citations."""
+    if is_blank(question):
+        _usage("the question is empty")
     settings = _settings()
-    if not question.strip():
-        console.print("[red]error:[/red] the question is empty")
-        raise typer.Exit(2)
     filters = {"sources": source} if source else None
     try:
         engine = _open(settings, index, quiet=as_json)
         if as_json or not stream:
             answer = engine.ask(question, audience=audience, k=k, filters=filters, generator=generator)
         else:
-            answer = _stream(engine, question, audience, k, filters, generator)
+            answer = _stream(engine, question, audience, k, filters, generator, draft)
     except RagmedError as exc:
-        _fail(exc, 2 if "empty" in str(exc) or "must be" in str(exc) else 1)
+        _fail(exc)
     if as_json:
         out.print_json(json.dumps(answer.to_dict(), default=str))
     else:
-        _print_answer(answer, engine.info().get("attribution", []))
+        _print_answer(answer, engine.info().get("attribution", []), streamed=stream)
 
 
-def _stream(engine, question, audience, k, filters, generator) -> Answer:  # type: ignore[no-untyped-def]
-    streamed = False
+def _stream(engine, question, audience, k, filters, generator, draft) -> Answer:  # type: ignore[no-untyped-def]
+    """Print checked sentences as they pass the citation check (and, on request, the clinician's draft)."""
+    from ragmed.types import AnswerEvent, DraftEvent, LeadEvent, SentenceEvent
+
     answer = None
-    for event in engine.stream(question, audience=audience, k=k, filters=filters, generator=generator):
-        if event["type"] == "token":
-            if not streamed:
-                console.print("[dim]draft (checking citations when done):[/dim]")
-            streamed = True
-            console.print(event["text"], end="", markup=False, highlight=False)
-        elif event["type"] == "answer":
-            answer = event["answer"]
-    if streamed:
-        console.print("\n")
+    drafted = False
+    for event in engine.stream(question, audience=audience, k=k, filters=filters, generator=generator, draft=draft):
+        if isinstance(event, DraftEvent):
+            if not drafted:
+                console.print("[dim]draft (unchecked):[/dim]")
+                drafted = True
+            console.print(event.text, end="", markup=False, highlight=False)
+        elif isinstance(event, LeadEvent):
+            out.print(f"[bold red]{event.text}[/bold red]\n")
+        elif isinstance(event, SentenceEvent):
+            if drafted:
+                console.print("")
+                drafted = False
+            out.print(event.text + " ", end="", markup=False, highlight=False)
+        elif isinstance(event, AnswerEvent):
+            answer = event.answer
     assert answer is not None
+    if answer.abstained and not any(f.kind in ("emergency", "declined") for f in answer.flags):
+        from ragmed.cite import ABSTAIN
+
+        out.print(ABSTAIN, markup=False, highlight=False)
+    out.print("\n")
     return answer
 
 
-def _print_answer(answer: Answer, attribution: list[dict[str, str]]) -> None:
-    for flag in answer.flags:
-        if flag.kind == "emergency":
-            out.print(f"[bold red]{flag.message}[/bold red]")
-    out.print(answer.text + "\n")
+def _print_answer(answer: Answer, attribution: list[dict[str, str]], streamed: bool = False) -> None:
+    if not streamed:
+        for flag in answer.flags:
+            if flag.kind == "emergency":
+                out.print(f"[bold red]{flag.message}[/bold red]")
+        out.print(answer.text + "\n")
     if answer.fallback_reason:
         out.print(f"[yellow]note:[/yellow] {answer.fallback_reason}")
     for c in answer.citations:
@@ -253,7 +320,7 @@ def _print_answer(answer: Answer, attribution: list[dict[str, str]]) -> None:
     if answer.concepts:
         out.print("\nConcepts: " + "; ".join(f"{c.label} ({_codes_line(c)})" for c in answer.concepts))
     for flag in answer.flags:
-        if flag.kind in ("disclaimer", "declined"):
+        if flag.kind == "disclaimer" or (flag.kind == "declined" and not streamed):
             out.print(f"[dim]{flag.message}[/dim]")
     used = {c.source.split("/")[0] for c in answer.citations}
     lines = [a["attribution"] for a in attribution if a["name"].split("-")[0] in used or
@@ -317,8 +384,11 @@ def _register_optional() -> None:
 
     register_ontology(app)
     from ragmed.safety.cli import register as register_safety
+    from ragmed.train_cli import app as train_app
 
-    register_safety(app)
+    register_safety(train_app)
+    app.add_typer(train_app, name="train", help="Train the models ragmed ships (citation verifier, triage, "
+                  "injection detector).")
     try:
         from eval.cli import app as eval_app
     except ModuleNotFoundError as exc:

@@ -112,7 +112,27 @@ class GenerationSettings(_Section):
     retries: int = Field(2, description="Retries for HTTP backends.", ge=0)
     n_threads: int | None = Field(None, description="CPU threads for llama.cpp; None uses all cores.")
     seed: int = Field(0, description="Sampling seed.")
-    support_threshold: float = Field(0.40, description="Citation-check score a sentence needs to count as supported.", ge=0, le=1)
+
+
+class VerifierSettings(_Section):
+    backend: Literal["trained", "cross-encoder", "lexical"] = Field(
+        "trained", description="Citation verifier: ragmed's trained cross-encoder (shipped), any local "
+        "sentence-transformers CrossEncoder (model_path), or the lexical scorer.")
+    model_path: Path | None = Field(None, description="Verifier model folder: a CrossEncoder for 'cross-encoder', or "
+                                    "other trained weights for 'trained' (the packaged ones when unset).")
+    support_threshold: float = Field(0.5, description="Support probability a claim needs to count as stated by "
+                                     "its evidence.", ge=0, le=1)
+    relevance_threshold: float = Field(0.55, description="The answer abstains when no retrieved passage's embedding "
+                                       "reaches this cosine similarity to the question's (calibrated for the "
+                                       "bundled all-MiniLM-L6-v2 on the dev half of eval/sets/abstention).",
+                                       ge=-1, le=1)
+    lexical_threshold: float = Field(0.40, description="Lexical score that counts as probability 0.5.", gt=0, lt=1)
+    lexical_fallback: bool = Field(False, description="Use the lexical scorer when the trained verifier cannot be "
+                                   "loaded (otherwise that is an error at start).")
+    quantize: bool = Field(True, description="int8 dynamic quantisation of the cross-encoder on the CPU.")
+    candidates: int = Field(2, description="Evidence windows per claim scored by the cross-encoder.", gt=0)
+    max_length: int = Field(192, description="Longest claim-evidence pair in word pieces.", gt=16)
+    threads: int = Field(0, description="torch CPU threads while verifying (0 keeps torch's setting).", ge=0)
 
 
 class SafetySettings(_Section):
@@ -168,6 +188,7 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings, description="Chunking.")
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings, description="Retrieval.")
     generation: GenerationSettings = Field(default_factory=GenerationSettings, description="Answer generation.")
+    verifier: VerifierSettings = Field(default_factory=VerifierSettings, description="Citation verifier.")
     safety: SafetySettings = Field(default_factory=SafetySettings, description="Safety and audience.")
     api: ApiSettings = Field(default_factory=ApiSettings, description="HTTP API.")
     logging: LoggingSettings = Field(default_factory=LoggingSettings, description="Logging.")

@@ -20,7 +20,10 @@ from ragmed.index.docstore import Filters
 from ragmed.index.store import CONCEPTS, IndexStore
 from ragmed.retrieve import Query, Retriever, make_reranker
 from ragmed.safety import Triage, TriageResult, make_triage, redact_passages
-from ragmed.types import Answer, Concept, Document, IngestReport, Passage
+from ragmed.cite import CitationChecker
+from ragmed.generate.relevance import RelevanceGate
+from ragmed.text import is_blank
+from ragmed.types import Answer, AnswerEvent, Concept, Document, IngestReport, Passage, StreamEvent
 
 logger = logging.getLogger(__name__)
 _EMBEDDERS: dict[tuple[str, str | None], Embedder] = {}
@@ -70,6 +73,7 @@ class Engine:
                                    reranker=make_reranker(settings.retrieval))
         self._answerers: dict[tuple[str, int], Any] = {}
         self._answer_lock = threading.Lock()
+        self._checker: CitationChecker | None = None
         self._triage: Triage | None = None
 
     # -- opening -------------------------------------------------------------------
@@ -124,8 +128,29 @@ class Engine:
         return redact_passages(self.retriever.search(_clean(query), k=k, mode=mode, filters=as_filters(filters)))
 
     @property
+    def checker(self) -> CitationChecker:
+        """The citation checker: the configured verifier and, when the index has ontologies, the topic check.
+
+        Raises:
+            ConfigError: the verifier cannot be loaded (see ``ragmed.verify.make_verifier``).
+        """
+        with self._answer_lock:
+            if self._checker is None:
+                from ragmed.verify import make_verifier
+                from ragmed.verify.topic import TopicJudge
+
+                verifier = make_verifier(self.settings.verifier, self.embedder)
+                topic = TopicJudge(self._ontology) if self._ontology else None
+                self._checker = CitationChecker(verifier, self.settings.verifier.support_threshold, topic)
+            return self._checker
+
+    @property
     def triage(self) -> Triage:
-        """The triage stage (``settings.safety.triage``), with this index's ontology concepts; built once."""
+        """The triage stage (``settings.safety.triage``), with this index's ontology concepts; built once.
+
+        Raises:
+            ConfigError: the safety bank or the triage weights cannot be read.
+        """
         with self._answer_lock:
             if self._triage is None:
                 self._triage = make_triage(self.settings, self.embedder,
@@ -133,9 +158,16 @@ class Engine:
             return self._triage
 
     def assess(self, question: str, audience: str | None = None) -> TriageResult:
-        """Emergency guidance and declined personal requests for ``question`` (see ``Triage.assess``)."""
+        """Emergency guidance and declined personal requests for ``question`` (see ``Triage.assess``).
+
+        Raises:
+            InvalidRequestError: an empty question or an unknown audience.
+        """
         question, audience = _clean(question), self._audience(audience)
-        expanded = self.retriever.expand(question)
+        return self._assess(question, audience, self.retriever.expand(question))
+
+    def _assess(self, question: str, audience: str, expanded: Query) -> TriageResult:
+        # The expanded query is the text dense retrieval embedded: its embedding comes from the query cache.
         return self.triage.assess(question, audience, expanded.concepts, embed_text=expanded.dense_text)  # type: ignore[arg-type]
 
     def answerer(self, backend: str | None = None, max_new_tokens: int | None = None) -> Any:
@@ -154,6 +186,7 @@ class Engine:
             raise InvalidRequestError(f"max_new_tokens must be greater than 0, got {max_new_tokens}")
         name = backend or self.settings.generation.backend
         limit = max_new_tokens or self.settings.generation.max_new_tokens
+        checker = self.checker
         with self._answer_lock:
             if (name, limit) not in self._answerers:
                 generation = self.settings.generation.model_copy(update={"backend": name, "max_new_tokens": limit})
@@ -162,8 +195,8 @@ class Engine:
                 # The answerer builds its generator on first use; a backend that cannot load gives an
                 # extractive answer that says why instead of failing the engine.
                 generator = shared.generator() if shared is not None else None
-                self._answerers[(name, limit)] = Answerer(settings, embedder=self.embedder, generator=generator,
-                                                          triage=self._triage)
+                gate = RelevanceGate(self.embedder, self.store.docstore.vectors, settings.verifier.relevance_threshold)
+                self._answerers[(name, limit)] = Answerer(settings, self.embedder, generator, checker=checker, gate=gate)
             return self._answerers[(name, limit)]
 
     def _retrieve(self, question: str, k: int | None, filters: Any, mode: str | None = None) -> tuple[Query, list[Passage], float]:
@@ -171,10 +204,6 @@ class Engine:
         expanded = self.retriever.expand(question)
         passages = self.retriever.search(question, k=k, mode=mode, filters=as_filters(filters), expanded=expanded)
         return expanded, redact_passages(passages), time.perf_counter() - started
-
-    def _assess(self, question: str, audience: str, expanded: Query) -> TriageResult:
-        # The expanded query is what dense retrieval embedded: its embedding comes from the query cache.
-        return self.triage.assess(question, audience, expanded.concepts, embed_text=expanded.dense_text)  # type: ignore[arg-type]
 
     def ask(self, question: str, audience: str | None = None, k: int | None = None,
             filters: Filters | dict[str, Any] | None = None, generator: str | None = None,
@@ -192,26 +221,32 @@ class Engine:
         Raises:
             InvalidRequestError: an empty question or an unknown audience.
         """
-        question, audience = _clean(question), self._audience(audience)
-        started = time.perf_counter()
-        expanded, passages, retrieval_s = self._retrieve(question, k, filters)
-        triage = self._assess(question, audience, expanded)
-        answer = self.answerer(generator, max_new_tokens).answer(question, passages, audience, triage=triage)
-        answer.timings["triage_s"] = round(triage.seconds, 4)
-        return self._finish(answer, expanded, retrieval_s, started)
+        final: Answer | None = None
+        for event in self.stream(question, audience, k, filters, generator, max_new_tokens):
+            if isinstance(event, AnswerEvent):
+                final = event.answer
+        assert final is not None
+        return final
 
     def stream(self, question: str, audience: str | None = None, k: int | None = None,
                filters: Filters | dict[str, Any] | None = None, generator: str | None = None,
-               max_new_tokens: int | None = None) -> Iterator[dict[str, Any]]:
-        """Like ``ask``, yielding ``{"type": "token", "text"}`` events, then ``{"type": "answer", "answer"}``."""
+               max_new_tokens: int | None = None, draft: bool = False) -> Iterator[StreamEvent]:
+        """Like ``ask``, streaming: a ``LeadEvent`` (emergency guidance, a declined request) when there is
+        one, each checked sentence as a ``SentenceEvent``, then the ``AnswerEvent``. With ``draft`` (the
+        clinician audience only) the model's unchecked text also streams, as ``DraftEvent`` pieces.
+
+        Raises:
+            InvalidRequestError: an empty question, an unknown audience, or a draft asked for the public.
+        """
         question, audience = _clean(question), self._audience(audience)
         started = time.perf_counter()
         expanded, passages, retrieval_s = self._retrieve(question, k, filters)
+        answerer = self.answerer(generator, max_new_tokens)
         triage = self._assess(question, audience, expanded)
-        for event in self.answerer(generator, max_new_tokens).stream(question, passages, audience, triage=triage):
-            if event.get("type") == "answer":
-                event["answer"].timings["triage_s"] = round(triage.seconds, 4)
-                event = {**event, "answer": self._finish(event["answer"], expanded, retrieval_s, started)}
+        for event in answerer.stream(question, passages, audience, expanded.concepts, draft=draft, triage=triage):
+            if isinstance(event, AnswerEvent):
+                event.answer.timings["triage_s"] = round(triage.seconds, 4)
+                event = AnswerEvent(self._finish(event.answer, expanded, retrieval_s, started))
             yield event
 
     def choose(self, question: str, options: dict[str, str], *, mode: str = "rag",
@@ -285,7 +320,7 @@ class Engine:
 
 
 def _clean(question: str) -> str:
-    if not isinstance(question, str) or not question.strip():
+    if not isinstance(question, str) or is_blank(question):
         raise InvalidRequestError("question must not be empty")
     return question.strip()
 

@@ -14,6 +14,7 @@ from ragmed.embed import Embedder
 from ragmed.errors import RetrievalError
 from ragmed.index.docstore import Filters
 from ragmed.index.store import IndexStore
+from ragmed.text import is_blank
 from ragmed.types import Concept, Passage
 
 logger = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ class Retriever:
             raise RetrievalError(f"k must be greater than 0, got {k}")
         if mode not in MODES:
             raise RetrievalError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-        if not query.strip():
+        if is_blank(query):
             raise RetrievalError("query must not be empty")
         q = expanded or self.expand(query)
         allowed = self.store.allowed_ids(filters)

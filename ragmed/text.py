@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _ABBREVIATIONS = {
     "e.g", "i.e", "et al", "vs", "fig", "figs", "dr", "mr", "mrs", "ms", "no", "approx", "ca", "cf",
@@ -68,3 +69,14 @@ def words(text: str) -> list[str]:
 def approx_tokens(text: str) -> int:
     """Approximate word-piece count of ``text`` (about 1.3 pieces per word, numbers and symbols counted)."""
     return int(len(text.split()) * 1.3) + 1
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` holds nothing to read: only whitespace, control and invisible format characters
+    (zero-width space and joiners, word joiner, byte-order mark, soft hyphen).
+
+    Example:
+        >>> is_blank(" \u200b\n"), is_blank("asthma")
+        (True, False)
+    """
+    return all(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in text)

@@ -238,3 +238,41 @@ class IngestReport:
         data = asdict(self)
         data["errors"] = [str(e) for e in self.errors]
         return data
+
+
+@dataclass
+class LeadEvent:
+    """Streamed first: emergency guidance and, for the public, why a personal request is declined."""
+
+    text: str
+    flags: list[SafetyFlag] = field(default_factory=list)
+    type: Literal["lead"] = "lead"
+
+
+@dataclass
+class SentenceEvent:
+    """One answer sentence that passed the citation check, with the citations it uses for the first time."""
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    type: Literal["sentence"] = "sentence"
+
+
+@dataclass
+class DraftEvent:
+    """Unchecked model text, streamed only to clinicians who ask for the draft; never part of the answer."""
+
+    text: str
+    type: Literal["draft"] = "draft"
+
+
+@dataclass
+class AnswerEvent:
+    """The final checked answer; always the last event of a stream."""
+
+    answer: Answer
+    type: Literal["answer"] = "answer"
+
+
+StreamEvent = LeadEvent | SentenceEvent | DraftEvent | AnswerEvent
+"""What ``Engine.stream`` yields: a lead (if any), checked sentences (and drafts on request), then the answer."""

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 
 def run(settings, *args, check=True):  # type: ignore[no-untyped-def]
-    env = {**os.environ, "RAGMED_INDEX__ROOT": str(settings.index.root), "RAGMED_INDEX__NAME": "small",
+    env = {**os.environ, "RAGMED_INDEX__ROOT": str(settings.index.root), "RAGMED_INDEX__NAME": "small", "COLUMNS": "250",
            "RAGMED_KNOWLEDGE": str(settings.knowledge),
            "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     result = subprocess.run([sys.executable, "-m", "ragmed", *args], env=env, capture_output=True, text=True, timeout=600)
@@ -64,7 +64,25 @@ def test_search_json_and_info(small_index):
     assert info["counts"]["chunks"] == info["counts"]["vectors"] > 0
 
 
-def test_build_add_delete_round_trip_with_bad_records(tmp_path, small_index, data_dir):
+def test_missing_inputs_and_blank_questions_exit_non_zero_before_any_index_is_built(tmp_path):
+    from conftest import make_settings
+
+    settings = make_settings(tmp_path / "indexes")
+    missing = run(settings, "add", str(tmp_path / "no-such-folder"), check=False)
+    assert missing.returncode == 1 and "nothing was ingested" in missing.stderr
+    assert "no-such-folder: no such file or folder" in missing.stderr
+    assert not (tmp_path / "indexes").exists()  # no starter index was built for nothing
+    as_json = run(settings, "build", str(tmp_path / "nope.xml"), "--json", check=False)
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout)["errors"] == [f"{tmp_path / 'nope.xml'}: no such file or folder"]
+    for question in ("\u200b", " \u200b\u2060\ufeff "):  # zero-width space, word joiner, byte-order mark
+        blank = run(settings, "ask", question, check=False)
+        assert blank.returncode == 2 and "the question is empty" in blank.stderr
+    assert run(settings, "search", "asthma", "--mode", "fuzzy", check=False).returncode == 2
+    assert run(settings, "ask", "What is asthma?", "-k", "0", check=False).returncode == 2
+
+
+def test_build_add_delete_round_trip_with_bad_records(tmp_path, small_index, fixtures_dir):
     good = tmp_path / "notes.jsonl"
     good.write_text(
         json.dumps({"id": "n1", "text": "Zebrafish regenerate fins after amputation.", "title": "Fins"}) + "\n"
@@ -72,12 +90,21 @@ def test_build_add_delete_round_trip_with_bad_records(tmp_path, small_index, dat
         + json.dumps({"id": "n2", "title": "No text here"}) + "\n"
         + json.dumps({"id": "n3", "text": "Axolotls regrow whole limbs.", "title": "Limbs"}) + "\n")
     settings = small_index.model_copy(update={"index": small_index.index.model_copy(update={"root": tmp_path / "idx"})})
-    pubmed = data_dir / "literature" / "pubmed-medline-xml" / "biopython_pubmed4.xml"
+    pubmed = fixtures_dir / "literature" / "pubmed-medline-xml" / "biopython_pubmed4.xml"
     built = json.loads(run(settings, "build", str(pubmed), "--index", "small", "--json").stdout)
     assert built["added"] == pubmed.read_text().count("<PubmedArticle>") - built["skipped"] > 0
-    added = json.loads(run(settings, "add", str(good), "--json").stdout)
+    partial = run(settings, "add", str(good), "--json", check=False)
+    assert partial.returncode == 3, partial.stderr[-3000:]  # some records skipped, the rest went in
+    added = json.loads(partial.stdout)
     assert added["added"] == 2 and added["skipped"] == 2
     assert any(f"{good}:2" in e for e in added["errors"]) and any(f"{good}:3" in e for e in added["errors"])
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n" + json.dumps({"id": "b1", "title": "No text"}) + "\n")
+    nothing = run(settings, "add", str(bad), check=False)
+    assert nothing.returncode == 1 and "nothing was ingested" in nothing.stderr and f"{bad}:1" in nothing.stderr
+    (tmp_path / "empty").mkdir()
+    empty = run(settings, "add", str(tmp_path / "empty"), check=False)
+    assert empty.returncode == 1 and "no documents were found" in empty.stderr
     hits = json.loads(run(settings, "search", "zebrafish fins", "-k", "1", "--json").stdout)
     assert hits[0]["doc_id"] == "n1"
     assert "deleted 1 of 1" in run(settings, "delete", "n1").stdout

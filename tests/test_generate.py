@@ -8,7 +8,9 @@ llama.cpp. Evidence comes from real MedQuAD and PubMedQA text.
 from __future__ import annotations
 
 import json
+import re
 import socket
+import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -44,8 +46,8 @@ def medquad_passages(path: Path, limit: int = 6) -> list[Passage]:
 
 
 @pytest.fixture(scope="module")
-def diabetes(data_dir) -> list[Passage]:  # type: ignore[no-untyped-def]
-    return medquad_passages(data_dir / "medquad" / "7_SeniorHealth_QA" / "0000015.xml", limit=5)
+def diabetes(fixtures_dir) -> list[Passage]:  # type: ignore[no-untyped-def]
+    return medquad_passages(fixtures_dir / "medquad" / "7_SeniorHealth_QA" / "0000015.xml", limit=5)
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +113,17 @@ def test_factory_names_what_is_missing() -> None:
         make_generator(GenerationSettings(backend="transformers"))
     with pytest.raises(ConfigError, match="openai_base_url"):
         make_generator(GenerationSettings(backend="openai"))
-    assert issubclass(MissingDependencyError, GenerationError)
+
+
+@pytest.mark.integration
+def test_a_backend_whose_package_is_missing_names_the_extra_and_the_answer_falls_back(diabetes, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # llama-cpp-python is installed here; a None entry in sys.modules makes importing it fail as if it were not.
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    with pytest.raises(MissingDependencyError, match=re.escape("pip install 'ragmed[llm]'")):
+        make_generator(GenerationSettings(backend="llamacpp"))
+    answer = Answerer(load_settings(generation={"backend": "llamacpp"})).answer("What is diabetes?", diabetes)
+    assert answer.generator == "extractive" and "pip install 'ragmed[llm]'" in (answer.fallback_reason or "")
+    assert answer.citations and not answer.abstained
 
 
 # --- extractive ----------------------------------------------------------------------------------------
@@ -303,13 +315,15 @@ def test_http_backend_generates_and_streams_what_the_served_model_writes(gpt2_se
 
 
 @pytest.mark.integration
-def test_http_backend_retries_server_errors_then_gives_up_with_the_reason(gpt2_server) -> None:  # type: ignore[no-untyped-def]
+def test_http_backend_retries_server_errors_then_gives_up_with_the_reason(gpt2_server, gpt2) -> None:  # type: ignore[no-untyped-def]
     gen = http_generator(gpt2_server.url + "/v1", retries=2)
+    written = gpt2.generate("Insulin is", max_new_tokens=4)
+    assert written.strip()
     gpt2_server.fail, gpt2_server.requests = 2, 0
-    assert gen.generate("Insulin is", max_new_tokens=4) is not None
+    assert gen.generate("Insulin is", max_new_tokens=4) == written  # two 503s, then what the model wrote
     assert gpt2_server.requests == 3
     gpt2_server.fail, gpt2_server.requests = 2, 0
-    assert "".join(gen.stream("Insulin is", max_new_tokens=4)) is not None and gpt2_server.requests == 3
+    assert "".join(gen.stream("Insulin is", max_new_tokens=4)) == written and gpt2_server.requests == 3
     gpt2_server.fail = 5
     with pytest.raises(GenerationError, match="after 3 attempts: HTTP 503"):
         gen.generate("Insulin is", max_new_tokens=4)

@@ -1,5 +1,5 @@
-"""Ontology stage on the real Disease Ontology, HPO, HPO annotations and ICD-10-CM files in ../shared/data,
-the SNOMED CT RF2 and UMLS RRF samples, and malformed files written here."""
+"""Ontology stage on the real Disease Ontology, HPO, HPO annotations and ICD-10-CM files in knowledge/ontology,
+the SNOMED CT RF2 and UMLS RRF samples in tests/fixtures, and malformed files written here."""
 
 from __future__ import annotations
 
@@ -28,14 +28,14 @@ from ragmed.ontology import (
 from ragmed.types import RecordError
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
-DOID = DATA / "disease-ontology" / "doid-2024-01-31.obo"
-HPO = DATA / "hpo" / "hp.obo"
-HPOA = DATA / "hpo" / "phenotype.hpoa.gz"
-ICD = DATA / "icd10cm" / "icd10cm-tabular-April-1-2026.xml"
-RF2 = DATA / "format-samples" / "snomed-rf2-mini"
-RRF = DATA / "format-samples" / "umls-rrf"
-needs_data = pytest.mark.skipif(not DOID.exists(), reason=f"shared data not found at {DATA}")
+ONTOLOGY = REPO / "knowledge" / "ontology"
+DOID = ONTOLOGY / "disease-ontology" / "doid-2024-01-31.obo"
+HPO = ONTOLOGY / "hpo" / "hp.obo"
+HPOA = ONTOLOGY / "hpo" / "phenotype.hpoa.gz"
+ICD = ONTOLOGY / "icd10cm" / "icd10cm-tabular-April-1-2026.xml"
+SAMPLES = REPO / "tests" / "fixtures" / "format-samples"
+RF2 = SAMPLES / "snomed-rf2-mini"
+RRF = SAMPLES / "umls-rrf"
 
 LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 SUBCLASS = "http://www.w3.org/2000/01/rdf-schema#subClassOf"
@@ -63,16 +63,12 @@ def predicate_counts(triples) -> Counter[str]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def do_triples():  # type: ignore[no-untyped-def]
-    if not DOID.exists():
-        pytest.skip(f"shared data not found at {DATA}")
     return list(load(OntologySource(DOID, name="disease-ontology")))
 
 
 @pytest.fixture(scope="module")
 def big_store(tmp_path_factory):  # type: ignore[no-untyped-def]
     """DO + HPO + HPO annotations + ICD-10-CM in one concept store, built once for the module."""
-    if not DOID.exists():
-        pytest.skip(f"shared data not found at {DATA}")
     path = tmp_path_factory.mktemp("ontology") / "concepts.sqlite"
     report = build_concept_store([
         OntologySource(DOID, name="disease-ontology", licence="CC0-1.0"),
@@ -91,8 +87,6 @@ def linker(big_store):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def sample_store(tmp_path_factory):  # type: ignore[no-untyped-def]
     """The SNOMED CT RF2 and UMLS RRF samples (with an MRREL written from the documented columns)."""
-    if not RF2.exists():
-        pytest.skip(f"shared data not found at {DATA}")
     folder = tmp_path_factory.mktemp("samples")
     meta = folder / "META"
     shutil.copytree(RRF, meta)
@@ -111,7 +105,6 @@ MRREL = (
 
 
 # -- loaders on the real files -------------------------------------------------------------------
-@needs_data
 @pytest.mark.integration
 def test_disease_ontology_triples_match_the_obo_file(do_triples) -> None:  # type: ignore[no-untyped-def]
     expected = obo_counts(DOID)
@@ -128,7 +121,6 @@ def test_disease_ontology_triples_match_the_obo_file(do_triples) -> None:  # typ
     assert labels["http://purl.obolibrary.org/obo/DOID_9352"] == "type 2 diabetes mellitus"
 
 
-@needs_data
 @pytest.mark.integration
 def test_concept_counts_agree_with_the_files(big_store) -> None:  # type: ignore[no-untyped-def]
     report, store = big_store
@@ -150,7 +142,6 @@ def test_concept_counts_agree_with_the_files(big_store) -> None:  # type: ignore
     assert report.concepts == len(store)
 
 
-@needs_data
 @pytest.mark.integration
 def test_merged_view_joins_one_disease_across_ontologies(big_store) -> None:  # type: ignore[no-untyped-def]
     store = big_store[1]
@@ -166,7 +157,6 @@ def test_merged_view_joins_one_disease_across_ontologies(big_store) -> None:  # 
 
 
 # -- linking and expansion -------------------------------------------------------------------------
-@needs_data
 @pytest.mark.integration
 def test_lay_question_links_myocardial_infarction_and_hypertension(linker) -> None:  # type: ignore[no-untyped-def]
     text = "my dad had a heart attack and has high blood pressure"
@@ -181,7 +171,6 @@ def test_lay_question_links_myocardial_infarction_and_hypertension(linker) -> No
     assert text[htn.start:htn.end] == "high blood pressure"
 
 
-@needs_data
 @pytest.mark.integration
 def test_linking_ignores_case_plurals_punctuation_and_junk(linker) -> None:  # type: ignore[no-untyped-def]
     assert [c.curie for c in linker.link("HEART-ATTACKS in men")] == ["DOID:5844"]
@@ -194,7 +183,6 @@ def test_linking_ignores_case_plurals_punctuation_and_junk(linker) -> None:  # t
     assert [(c.curie, c.mention) for c in longest] == [("DOID:784", "chronic kidney disease")]
 
 
-@needs_data
 @pytest.mark.integration
 def test_expansion_adds_labels_and_exact_synonyms(linker, big_store) -> None:  # type: ignore[no-untyped-def]
     expanded = expand_query("heart attack in women", linker, big_store[1])
@@ -206,7 +194,6 @@ def test_expansion_adds_labels_and_exact_synonyms(linker, big_store) -> None:  #
     assert expand_query("the weather today", linker).text == "the weather today"
 
 
-@needs_data
 @pytest.mark.integration
 def test_concept_cards_name_curie_codes_and_triples(big_store) -> None:  # type: ignore[no-untyped-def]
     store = big_store[1]
@@ -226,7 +213,6 @@ def test_concept_cards_name_curie_codes_and_triples(big_store) -> None:  # type:
     assert len(list(concept_cards(store, ontologies=["hpo"], limit=5))) == 5
 
 
-@needs_data
 @pytest.mark.integration
 def test_concepts_command_prints_curies_and_codes(big_store) -> None:  # type: ignore[no-untyped-def]
     import typer
@@ -356,8 +342,6 @@ def test_invalid_rdf_names_file_and_line_and_the_rest_loads(tmp_path: Path) -> N
 
 @pytest.mark.unit
 def test_rrf_row_with_wrong_column_count_names_file_and_line(tmp_path: Path) -> None:
-    if not RRF.exists():
-        pytest.skip(f"shared data not found at {DATA}")
     meta = tmp_path / "META"
     shutil.copytree(RRF, meta)
     with open(meta / "MRCONSO.RRF", "a", encoding="utf-8") as handle:
@@ -373,8 +357,6 @@ def test_rrf_row_with_wrong_column_count_names_file_and_line(tmp_path: Path) -> 
 
 @pytest.mark.unit
 def test_rf2_file_with_missing_columns_names_file_and_line(tmp_path: Path) -> None:
-    if not RF2.exists():
-        pytest.skip(f"shared data not found at {DATA}")
     folder = tmp_path / "Snapshot"
     shutil.copytree(RF2, folder)
     description = next(folder.glob("sct2_Description_*"))

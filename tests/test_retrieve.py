@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 
@@ -38,35 +41,6 @@ def test_best_per_document_ranks_documents_by_their_best_passage():
     assert best_per_document(ranking, {10: "a", 11: "a", 20: "b"}) == [("a", 0.9), ("b", 0.6)]
 
 
-class _DocumentOf:
-    def __init__(self, documents: dict[int, str]) -> None:
-        self.documents = documents
-
-    def document_of(self, ids):  # type: ignore[no-untyped-def]
-        return {i: self.documents[i] for i in ids if i in self.documents}
-
-
-@pytest.mark.unit
-def test_document_fusion_ranks_a_document_on_both_retrievers_and_caps_its_passages():
-    from types import SimpleNamespace
-
-    from ragmed.config import RetrievalSettings
-    from ragmed.retrieve import Retriever
-
-    # document a: passage 1 is dense's best, passage 2 is BM25's best, passage 3 is in both lists lower down
-    store = SimpleNamespace(docstore=_DocumentOf({1: "a", 2: "a", 3: "a", 4: "b", 5: "c", 6: "d", 7: "e"}))
-    rankings = {"dense": [(1, 0.9), (4, 0.8), (6, 0.7), (2, 0.6), (3, 0.5), (5, 0.2)],
-                "bm25": [(2, 9.0), (5, 6.0), (7, 5.0), (3, 4.0)]}
-    capped = Retriever(store, None, RetrievalSettings(fusion="zscore", max_per_document=2))  # type: ignore[arg-type]
-    score, order = capped._fuse(rankings)
-    assert order == [1, 2, 4, 6, 7, 5, 3]  # a first; its third passage waits until every document had its turn
-    assert score[1] == score[2] == score[3] > score[4] > score[6] > score[7] > score[5]
-    uncapped = Retriever(store, None, RetrievalSettings(fusion="zscore", max_per_document=5))  # type: ignore[arg-type]
-    assert uncapped._fuse(rankings)[1] == [1, 2, 3, 4, 6, 7, 5]
-    by_passage = Retriever(store, None, RetrievalSettings(fusion="zscore", fuse_documents=False))  # type: ignore[arg-type]
-    assert by_passage._fuse(rankings)[1] == [1, 2, 4, 6, 7, 3, 5]  # passage by passage: 3 ranks on its own scores
-
-
 @pytest.mark.unit
 def test_mmr_drops_near_duplicates_and_keeps_order_of_relevance():
     a = np.array([1.0, 0.0], dtype=np.float32)
@@ -90,26 +64,47 @@ def test_modes_and_filters_on_real_index(small_engine):
     assert only_pubmed and all(p.source == "pubmedqa" for p in only_pubmed)
 
 
-@pytest.mark.integration
-def test_fusion_methods_rank_documents_found_by_both_retrievers(small_engine):
-    query = "metformin for type 2 diabetes"
-    dense = {p.doc_id for p in small_engine.search(query, k=10, mode="dense")}
-    bm25 = {p.doc_id for p in small_engine.search(query, k=10, mode="bm25")}
-    settings = small_engine.retriever.settings
+@contextmanager
+def retrieval_settings(engine, **changes):  # type: ignore[no-untyped-def]
+    """The engine's retrieval settings with ``changes`` for the duration of the block."""
+    saved = engine.retriever.settings
+    engine.retriever.settings = saved.model_copy(update=changes)
     try:
-        for fusion in ("zscore", "rrf", "weighted"):
-            for by_document in (True, False):
-                small_engine.retriever.settings = settings.model_copy(update={"fusion": fusion, "fuse_documents": by_document})
-                hybrid = small_engine.search(query, k=10, mode="hybrid")
-                assert hybrid[0].doc_id in dense | bm25, (fusion, by_document)
-                scores = [p.score for p in hybrid]
-                docs = [p.doc_id for p in hybrid]
-                if by_document:  # no document holds more than max_per_document of the top passages
-                    assert max(docs.count(d) for d in docs) <= settings.max_per_document, docs
-                else:
-                    assert scores == sorted(scores, reverse=True), fusion
+        yield
     finally:
-        small_engine.retriever.settings = settings
+        engine.retriever.settings = saved
+
+
+FLU = "flu vaccine for older adults"  # dense ranks a PubMed abstract first that BM25 does not find at all
+
+
+@pytest.mark.integration
+def test_hybrid_puts_first_a_document_both_retrievers_found(small_engine):
+    dense = [p.doc_id for p in small_engine.search(FLU, k=10, mode="dense")]
+    bm25 = [p.doc_id for p in small_engine.search(FLU, k=10, mode="bm25")]
+    assert dense[0] not in bm25, (dense, bm25)  # the retrievers disagree on the best document
+    for fusion in ("zscore", "rrf", "weighted"):
+        for by_document in (True, False):
+            with retrieval_settings(small_engine, fusion=fusion, fuse_documents=by_document):
+                top = small_engine.search(FLU, k=10, mode="hybrid")[0]
+            assert top.doc_id in dense and top.doc_id in bm25, (fusion, by_document, top.doc_id)
+            assert top.doc_id != dense[0] and set(top.scores) == {"dense", "bm25"}, (fusion, by_document)
+
+
+@pytest.mark.integration
+def test_one_document_cannot_fill_the_top_of_hybrid_results(small_engine):
+    with retrieval_settings(small_engine, fuse_documents=False):
+        by_passage = small_engine.search(FLU, k=10, mode="hybrid")
+    crowded, places = Counter(p.doc_id for p in by_passage).most_common(1)[0]
+    assert places >= 3  # ranked passage by passage, one CDC answer takes three of the ten places
+    scores = [p.score for p in by_passage]
+    assert scores == sorted(scores, reverse=True)
+    for cap in (1, 2):
+        with retrieval_settings(small_engine, fuse_documents=True, max_per_document=cap):
+            hits = small_engine.search(FLU, k=10, mode="hybrid")
+        per_document = Counter(p.doc_id for p in hits)
+        assert len(hits) == 10 and max(per_document.values()) == cap and len(per_document) >= 10 // cap, per_document
+        assert hits[0].doc_id == crowded  # ranked by its best passage, it keeps the first place
 
 
 @pytest.mark.integration

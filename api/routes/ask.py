@@ -18,12 +18,15 @@ from api.runtime import Runtime, get_runtime, iterate_blocking, run_blocking
 from api.schemas import AskRequest, FiltersIn, SearchRequest
 from api.serialize import answer_json, passage_json
 from ragmed.errors import RagmedError
+from ragmed.types import AnswerEvent, DraftEvent, LeadEvent, SentenceEvent, StreamEvent
 
 router = APIRouter(prefix="/v1", tags=["ask"])
 
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "The answer as JSON, or as Server-Sent Events (`token` events, one `answer` event, `done`).",
+        "description": "The answer as JSON, or as Server-Sent Events: `lead` (emergency guidance, a declined request), "
+                       "`sentence` (each sentence once it passed the citation check), `draft` (clinicians who asked "
+                       "for it: unchecked model text), one `answer`, then `done`.",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     }
 }
@@ -90,23 +93,28 @@ async def ask(body: AskRequest, request: Request, _: ReadAccess) -> Any:
     kwargs = answer_kwargs(runtime, body.audience, body.k, body.filters, options.backend if options else None,
                            options.max_new_tokens if options else None)
     if not (body.stream or "text/event-stream" in request.headers.get("accept", "")):
+        if body.draft:
+            raise ApiError(422, "draft: the unchecked draft is only sent in a stream", "draft")
         answer = await run_blocking(engine.ask, question, **kwargs)
         runtime.metrics.observe_answer(answer.timings, answer.generator, answer.abstained)
         return answer_json(answer)
-    events = iterate_blocking(engine.stream(question, **kwargs))
+    events = iterate_blocking(engine.stream(question, draft=body.draft, **kwargs))
     first = await anext(events, None)  # retrieval runs here, so bad requests still get a 4xx status
     return StreamingResponse(_sse(runtime, first, events), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
 
 
-async def _sse(runtime: Runtime, first: dict[str, Any] | None, events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
-    event: dict[str, Any] | None = first
+async def _sse(runtime: Runtime, first: StreamEvent | None, events: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
+    event: StreamEvent | None = first
     try:
         while event is not None:
-            kind = event.get("type")
-            if kind == "token":
-                yield sse.event("token", {"text": event.get("text", "")})
-            elif kind == "answer":
-                answer = event["answer"]
+            if isinstance(event, LeadEvent):
+                yield sse.event("lead", {"text": event.text, "flags": [f.to_dict() for f in event.flags]})
+            elif isinstance(event, SentenceEvent):
+                yield sse.event("sentence", {"text": event.text, "citations": [c.to_dict() for c in event.citations]})
+            elif isinstance(event, DraftEvent):
+                yield sse.event("draft", {"text": event.text, "checked": False})
+            elif isinstance(event, AnswerEvent):
+                answer = event.answer
                 runtime.metrics.observe_answer(answer.timings, answer.generator, answer.abstained)
                 yield sse.event("answer", answer_json(answer))
             event = await anext(events, None)

@@ -2,8 +2,8 @@
 
 The last user message is answered with ragmed. The reply text carries ``[n]`` markers and a
 "Sources" list; the same citations come structured in ``citations`` on the response and on the
-message (in the last chunk when streaming). Streaming sends the generator's tokens as they come;
-when the citation check changed the text, the checked answer follows them, marked as such.
+message (in the last chunk when streaming). Streaming sends emergency guidance first, then each answer
+sentence once it has passed the citation check; nothing unchecked is ever sent.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from api.schemas import ChatRequest
 from api.serialize import answer_json, document_path, references
 from ragmed.errors import RagmedError
 from ragmed.text import approx_tokens
-from ragmed.types import Answer
+from ragmed.types import Answer, AnswerEvent, LeadEvent, SentenceEvent, StreamEvent
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 MODEL = "ragmed"
@@ -123,18 +123,19 @@ def _chunk(completion_id: str, created: int, delta: dict[str, Any], finish: str 
                      "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra})
 
 
-async def _chunks(runtime: Runtime, completion_id: str, created: int, first: dict[str, Any] | None,
-                  events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+async def _chunks(runtime: Runtime, completion_id: str, created: int, first: StreamEvent | None,
+                  events: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
     yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
     streamed: list[str] = []
-    event = first
+    event: StreamEvent | None = first
     try:
         while event is not None:
-            if event.get("type") == "token" and event.get("text"):
-                streamed.append(event["text"])
-                yield _chunk(completion_id, created, {"content": event["text"]})
-            elif event.get("type") == "answer":
-                answer: Answer = event["answer"]
+            if isinstance(event, (LeadEvent, SentenceEvent)) and event.text:
+                text = event.text + ("\n\n" if isinstance(event, LeadEvent) else " ")
+                streamed.append(text)
+                yield _chunk(completion_id, created, {"content": text})
+            elif isinstance(event, AnswerEvent):
+                answer: Answer = event.answer
                 runtime.metrics.observe_answer(answer.timings, answer.generator, answer.abstained)
                 tail = _tail("".join(streamed), answer.text)
                 refs = references(answer)

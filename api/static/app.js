@@ -99,13 +99,16 @@
   }
 
   function handleEvent(name, data) {
-    if (name === "token") {
+    if (name === "lead" || name === "sentence") {
+      // Emergency guidance first, then each sentence once it has passed the citation check.
       if (els.answer.dataset.streaming !== "true") {
         els.answer.textContent = "";
         els.answer.dataset.streaming = "true";
-        els.status.textContent = "Writing the answer…";
+        els.status.textContent = "Checking each sentence against its evidence…";
       }
-      els.answer.append(document.createTextNode(data.text));
+      const piece = document.createElement(name === "lead" ? "strong" : "span");
+      piece.textContent = name === "lead" ? data.text + "\n\n" : data.text + " ";
+      els.answer.append(piece);
     } else if (name === "answer") {
       renderAnswer(data);
     } else if (name === "error") {

@@ -21,7 +21,7 @@ from eval.datasets.medquad import MedQuADAdapter
 from eval.datasets.mirage import MirageAdapter
 from eval.datasets.pubmedqa import PubMedQAAdapter
 from eval.items import EvalItem
-from ragmed.config import PROJECT_ROOT
+from ragmed.config import default_knowledge
 from ragmed.errors import ConfigError, IngestError
 from ragmed.types import RecordError
 
@@ -50,8 +50,13 @@ class Dataset:
 
 
 def default_data_root() -> Path:
-    """The shared data folder next to the project: ``../shared/data``."""
-    return PROJECT_ROOT.parent / "shared" / "data"
+    """Where known dataset names live by default: the literature of the bundled starter knowledge.
+
+    That is ``knowledge/literature`` of a source checkout (or of the current folder), and
+    ``<prefix>/share/ragmed/knowledge/literature`` in an installed copy; ``ragmed.config.default_knowledge``
+    finds it. It holds PubMedQA public 500 and MedQuAD subsets 4 and 9.
+    """
+    return default_knowledge().parent / "literature"
 
 
 def resolve(name_or_path: str | Path, data_root: Path | None = None) -> tuple[Path, str | None]:
@@ -67,7 +72,8 @@ def resolve(name_or_path: str | Path, data_root: Path | None = None) -> tuple[Pa
         relative, fmt = KNOWN[key.lower()]
         path = (data_root or default_data_root()) / relative
         if not path.exists():
-            raise ConfigError(f"dataset {key!r} is expected at {path}, which does not exist")
+            raise ConfigError(f"dataset {key!r} is expected at {path}, which does not exist "
+                              f"(--data-root names the folder that holds {relative!r})")
         return path, fmt
     path = Path(key).expanduser()
     if not path.exists():
@@ -105,7 +111,7 @@ def load_dataset(name_or_path: str | Path, *, format: str | None = None, data_ro
     Args:
         name_or_path: a known name or a file/folder path.
         format: force an adapter (see ``ADAPTERS``) instead of sniffing.
-        data_root: where known names live; defaults to ``../shared/data``.
+        data_root: where known names live; defaults to the bundled knowledge (``default_data_root``).
 
     Returns:
         The dataset; items keep file order; a repeated item id is reported and skipped.

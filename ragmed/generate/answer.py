@@ -1,9 +1,14 @@
-"""The answerer: grounded prompt -> generator -> citation check -> safety, with an extractive fallback.
+"""The answerer: triage -> relevance gate -> grounded prompt -> generator -> sentence-by-sentence check.
+
+Nothing unchecked is ever part of an answer or of what is streamed by default: the model's text is cut
+into sentences as it comes, each sentence is checked against the evidence (``ragmed.cite``) and only a
+sentence that passed is streamed, as a ``SentenceEvent``. Clinicians may ask for the raw draft as well
+(``draft=True``); it streams as ``DraftEvent`` pieces, labelled as unchecked, and never for the public.
 
 Example:
-    >>> answerer = Answerer(load_settings(), embedder=engine.embedder)  # doctest: +SKIP
+    >>> answerer = Answerer(load_settings(), checker=checker)  # doctest: +SKIP
     >>> for event in answerer.stream("What causes gout?", passages, "public"):  # doctest: +SKIP
-    ...     print(event["text"] if event["type"] == "token" else event["answer"].citations)
+    ...     print(event.text if event.type == "sentence" else event)
 """
 
 from __future__ import annotations
@@ -12,53 +17,76 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ragmed.cite import CitationChecker, Embedder
+from ragmed.cite import ABSTAIN, CheckSession, CitationChecker, SentenceStream
 from ragmed.config import Settings
-from ragmed.errors import GenerationError
+from ragmed.errors import GenerationError, InvalidRequestError
 from ragmed.generate.base import Generator
 from ragmed.generate.choice import choose_option
 from ragmed.generate.extractive import ExtractiveAnswerer
 from ragmed.generate.factory import make_generator
-from ragmed.generate.finish import finish
-from ragmed.generate.prompt import answer_prompt
+from ragmed.generate.finish import drop_withheld, finish, withheld
+from ragmed.generate.prompt import Prompt, answer_prompt
+from ragmed.generate.relevance import RelevanceGate
 from ragmed.safety import Triage, TriageResult, make_triage, redact_passages
-from ragmed.types import Answer, Audience, Passage
+from ragmed.types import (
+    Answer,
+    AnswerEvent,
+    Audience,
+    Concept,
+    DraftEvent,
+    LeadEvent,
+    Passage,
+    SafetyFlag,
+    SentenceEvent,
+    StreamEvent,
+)
+from ragmed.verify.topic import conditions_of
 
 log = logging.getLogger(__name__)
 _UNSET: Any = object()
+OFF_TOPIC = "The retrieved evidence is not about what was asked, so it is not quoted."
 
 
 class Answerer:
     """Answers a question from retrieved passages with checked citations.
 
     Args:
-        settings: the settings (``generation`` and ``safety`` sections are used).
-        embedder: optional embedder for the citation check and the extractive answer.
+        settings: the settings (``generation``, ``verifier`` and ``safety`` sections are used).
+        embedder: optional embedder for shortlisting extractive sentences and judging relevance.
         generator: a ``Generator``; when None, the one named by ``settings.generation.backend`` is built
             on first use (None there means extractive). A backend that cannot be loaded gives an
             extractive answer whose ``fallback_reason`` says why.
-        triage: the triage stage; when None, ``make_triage`` builds it on first use (semantic with an
-            embedder, the rules otherwise).
+        checker: the citation checker; the configured verifier without a topic check when None.
+        gate: decides whether the evidence is about the question (by embedding similarity); none when
+            there is no embedder, and then every passage counts.
+        triage: the triage stage, used when ``stream`` is not given the question's triage; built on first
+            use by ``make_triage`` (semantic with an embedder, the rules otherwise) when None.
     """
 
-    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
-                 generator: Generator | None = None, triage: Triage | None = None) -> None:
-        self.settings = settings or Settings()
-        self.embedder = embedder
-        self.checker = CitationChecker(self.settings.generation.support_threshold, embedder)
+    def __init__(self, settings: Settings | None = None, embedder: Any = None, generator: Generator | None = None,
+                 checker: CitationChecker | None = None, gate: RelevanceGate | None = None,
+                 triage: Triage | None = None) -> None:
+        settings = settings or Settings()
+        if checker is None:
+            from ragmed.verify import make_verifier
+
+            checker = CitationChecker(make_verifier(settings.verifier, embedder), settings.verifier.support_threshold)
+        self.settings, self.checker = settings, checker
         self.extractive = ExtractiveAnswerer(embedder)
+        self.gate = gate if gate is not None or embedder is None else RelevanceGate(
+            embedder, threshold=settings.verifier.relevance_threshold)
         self._generator: Any = generator if generator is not None else _UNSET
         self._load_error: str | None = None
         self._lock = threading.Lock()
-        self._triage = triage
+        self._embedder, self._triage = embedder, triage
 
     def triage(self) -> Triage:
-        """The triage stage in use (built on first call)."""
+        """The triage stage used when ``stream`` is given no triage result (built on first call)."""
         if self._triage is None:
-            self._triage = make_triage(self.settings, self.embedder)
+            self._triage = make_triage(self.settings, self._embedder)
         return self._triage
 
     def generator(self) -> Generator | None:
@@ -77,68 +105,125 @@ class Answerer:
         return self._generator  # type: ignore[no-any-return]
 
     def answer(self, question: str, passages: list[Passage], audience: Audience | None = None,
-               triage: TriageResult | None = None) -> Answer:
+               concepts: Sequence[Concept] = (), triage: TriageResult | None = None) -> Answer:
         """A checked, cited answer to ``question`` from ``passages`` (see ``stream``)."""
         final: Answer | None = None
-        for event in self.stream(question, passages, audience, triage=triage):
-            if event["type"] == "answer":
-                final = event["answer"]
+        for event in self.stream(question, passages, audience, concepts, triage=triage):
+            if isinstance(event, AnswerEvent):
+                final = event.answer
         assert final is not None
         return final
 
     def stream(self, question: str, passages: list[Passage], audience: Audience | None = None,
-               triage: TriageResult | None = None) -> Iterator[dict[str, Any]]:
-        """Stream the answer: ``{"type": "token", "text": ...}`` events, then ``{"type": "answer", "answer": Answer}``.
+               concepts: Sequence[Concept] = (), draft: bool = False,
+               triage: TriageResult | None = None) -> Iterator[StreamEvent]:
+        """Stream the answer: a ``LeadEvent`` (emergency guidance, a declined request) when there is one,
+        then each checked sentence as a ``SentenceEvent``, then the final ``AnswerEvent``.
 
-        Emergency guidance, when the question has red flags, is the first token event. Tokens are the
-        model's raw text; the final ``Answer`` holds only sentences that passed the citation check.
-        ``triage`` is the question's triage when the caller has it (the engine does); evidence text that
-        instructs the model or the reader is blanked before use.
+        Args:
+            question: the question.
+            passages: retrieved evidence, best first.
+            audience: "clinician" or "public" (settings' default when None).
+            concepts: concepts linked in the question (their conditions drive the topic check).
+            draft: also stream the model's unchecked text as ``DraftEvent`` pieces (clinicians only).
+            triage: the question's triage when the caller has it (the engine does); assessed here otherwise.
+                Evidence text that instructs the model or the reader is blanked before use.
 
         Raises:
-            ValueError: ``question`` is empty or ``audience`` is unknown.
+            InvalidRequestError: ``question`` is empty, ``audience`` is unknown, or a draft is asked for the public.
         """
         if not question or not question.strip():
-            raise ValueError("question must not be empty")
+            raise InvalidRequestError("question must not be empty")
         audience = audience or self.settings.safety.audience
         if audience not in ("clinician", "public"):
-            raise ValueError(f"audience must be 'clinician' or 'public', got {audience!r}")
-        triage = triage or self.triage().assess(question, audience)
+            raise InvalidRequestError(f"audience must be 'clinician' or 'public', got {audience!r}")
+        if draft and audience != "clinician":
+            raise InvalidRequestError("draft: the unchecked draft is only streamed to the clinician audience")
+        triage = triage or self.triage().assess(question, audience, concepts)
         emergencies = [e.flag() for e in triage.emergencies]
         refusal = triage.decline.flag() if triage.decline else None
         passages = redact_passages(passages)
-        lead = " ".join(f.message for f in emergencies + ([refusal] if refusal else []))
+        lead = [*emergencies, *([refusal] if refusal else [])]
         if lead:
-            yield {"type": "token", "text": lead + "\n\n"}
-        generator = self.generator()
+            yield LeadEvent(" ".join(f.message for f in lead), list(lead))
+        conditions = conditions_of(concepts)
+        started = time.perf_counter()
+        relevant = self._relevant(question, passages)
+        timings = {"relevance_s": round(time.perf_counter() - started, 4)}
+        generator = self.generator() if relevant else None
         body: Answer | None = None
         reason = self._load_error
         if generator is not None:
-            pieces: list[str] = []
+            cfg = self.settings.generation
             try:
-                prompt = answer_prompt(question, passages, context_tokens=self.settings.generation.context_tokens,
-                                       max_new_tokens=self.settings.generation.max_new_tokens, audience=audience,
+                prompt = answer_prompt(question, relevant, context_tokens=cfg.context_tokens,
+                                       max_new_tokens=cfg.max_new_tokens, audience=audience,
                                        count_tokens=getattr(generator, "count_tokens", None))
-                for piece in self._timed(generator, prompt.text, prompt.stop):
-                    pieces.append(piece)
-                    yield {"type": "token", "text": piece}
+                session = self.checker.session(prompt.passages, question, conditions)
+                for event in self._generate(generator, prompt, session, refusal, draft):
+                    yield event
             except (GenerationError, ValueError) as exc:
                 reason = str(exc)
                 log.warning("generation failed, answering extractively", extra={"backend": generator.name, "error": reason})
             else:
-                raw = "".join(pieces)
-                checked = self.checker.check(raw, prompt.passages)
-                if checked.abstained and "does not answer" not in raw.lower():
-                    reason = "no generated sentence was supported by the evidence"
+                checked = session.result()
+                if checked.abstained:
+                    reason = "no generated sentence was stated by the evidence"
                 else:
                     body = Answer(question=question, text=checked.text, citations=checked.citations,
-                                  sentences=checked.sentences, passages=list(passages), abstained=checked.abstained,
-                                  generator=generator.name)
+                                  sentences=checked.sentences, passages=list(passages), generator=generator.name)
         if body is None:
-            body = self.extractive.answer(question, passages)
-            body.fallback_reason = reason
-            yield {"type": "token", "text": ("\n" if generator is not None else "") + body.text}
-        yield {"type": "answer", "answer": finish(body, question, audience, emergencies, refusal, self.settings.safety.disclaimer)}
+            body = self._extractive(question, relevant, passages, conditions, refusal)
+            body.fallback_reason = reason if generator is not None or reason else None
+            if not relevant:
+                body.fallback_reason = OFF_TOPIC
+            if generator is not None and body.abstained:
+                body.fallback_reason = reason
+            for sentence in body.sentences:
+                if sentence.supported:
+                    yield SentenceEvent(sentence.text, [c for c in body.citations if c.n in sentence.citations])
+        body.timings.update(timings)
+        yield AnswerEvent(finish(body, question, audience, emergencies, refusal, self.settings.safety.disclaimer))
+
+    def _relevant(self, question: str, passages: list[Passage]) -> list[Passage]:
+        """The passages worth answering from; none when no passage is about the question."""
+        if self.gate is None:
+            return list(passages)
+        return self.gate.relevant(question, passages)
+
+    def _generate(self, generator: Generator, prompt: Prompt, session: CheckSession, refusal: SafetyFlag | None,
+                  draft: bool) -> Iterator[StreamEvent]:
+        sentences = SentenceStream()
+        for piece in self._timed(generator, prompt.text, prompt.stop):
+            if draft:
+                yield DraftEvent(piece)
+            for sentence in sentences.feed(piece):
+                yield from self._checked(session, sentence, refusal)
+        for sentence in sentences.close():
+            yield from self._checked(session, sentence, refusal)
+
+    @staticmethod
+    def _checked(session: CheckSession, sentence: str, refusal: SafetyFlag | None) -> Iterator[SentenceEvent]:
+        if refusal is not None and withheld(sentence, refusal):
+            return
+        result = session.add(sentence)
+        if result is not None and result.text is not None:
+            yield SentenceEvent(result.text, result.new_citations)
+
+    def _extractive(self, question: str, relevant: list[Passage], passages: list[Passage], conditions: set[str],
+                    refusal: SafetyFlag | None) -> Answer:
+        topic = self.checker.topic
+        on_topic = None
+        if topic is not None and conditions:
+            def on_topic(p: Passage, text: str) -> bool:
+                return not topic.off_topic(conditions, p, text)
+        if not relevant:
+            return Answer(question=question, text=ABSTAIN, passages=list(passages), abstained=True)
+        answer = self.extractive.answer(question, relevant, on_topic=on_topic)
+        answer.passages = list(passages)
+        if refusal is not None:
+            drop_withheld(answer, refusal)
+        return answer
 
     def _timed(self, generator: Generator, prompt: str, stop: list[str]) -> Iterator[str]:
         """Run ``generator.stream`` in a worker thread; raise ``GenerationError`` past ``timeout_s``."""
@@ -186,13 +271,12 @@ class Answerer:
             The chosen key and each key's score (log-likelihood for llama.cpp and transformers).
 
         Raises:
-            ValueError: ``options`` is empty.
+            InvalidRequestError: ``options`` is empty.
             GenerationError: the backend failed.
         """
         if not options:
-            raise ValueError("options must not be empty")
+            raise InvalidRequestError("options must not be empty")
         generator = self.generator()
         with self._lock:
             return choose_option(question, options, passages, generator, self.checker,
                                  context_tokens=self.settings.generation.context_tokens)
-

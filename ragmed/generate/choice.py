@@ -19,7 +19,8 @@ def choose_option(question: str, options: dict[str, str], passages: list[Passage
     """
     keys = list(options)
     if generator is None:
-        values = [max((s.score for s in checker.support(f"{question} {options[k]}", passages)), default=0.0) for k in keys]
+        values = [max((v.probability for v in checker.support(f"{question} {options[k]}", passages)), default=0.0)
+                  for k in keys]
     else:
         prompt, continuations = choice_prompt(question, options, passages, context_tokens=context_tokens,
                                               count_tokens=getattr(generator, "count_tokens", None))

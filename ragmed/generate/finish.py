@@ -3,30 +3,32 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from ragmed.safety import DOSE_AMOUNT, disclaimer, injection_flags
-from ragmed.types import Answer, AnswerSentence, Audience, SafetyFlag
+from ragmed.types import Answer, Audience, SafetyFlag
 
 _MARK = re.compile(r"\[(\d+)\]")
 
 
+def withheld(sentence: str, refusal: SafetyFlag) -> bool:
+    """True when a declined request's answer must not carry ``sentence`` (a dose amount after a declined
+    dosing request)."""
+    return refusal.rule in ("dosing", "dose", "dose_change", "weight_age_dose", "missed_double") and bool(
+        DOSE_AMOUNT.search(sentence))
+
+
 def finish(body: Answer, question: str, audience: Audience, emergencies: list[SafetyFlag],
            refusal: SafetyFlag | None, disclaimer_text: str) -> Answer:
-    """Apply the safety rules to ``body`` and compose its final text.
-
-    The text is: emergency guidance (if any), the refusal with its reason (if any), the checked answer,
-    and for the public the disclaimer. A declined dosing request loses every sentence that states an amount.
+    """Compose the final text of ``body``: emergency guidance (if any), the refusal with its reason (if
+    any), the checked answer, and for the public the disclaimer.
 
     Returns:
         ``body``, updated in place.
     """
-    if refusal is not None and refusal.rule == "dosing":
-        _drop(body, lambda s: bool(DOSE_AMOUNT.search(s.text)))
     parts = [f.message for f in emergencies]
     if refusal is not None:
-        parts.append(refusal.message if body.text.strip() else refusal.message.replace(" General information follows.", ""))
-    if body.text.strip():
+        parts.append(refusal.message if not body.abstained else refusal.message.replace(" General information follows.", ""))
+    if body.text.strip() and not (body.abstained and (emergencies or refusal)):
         parts.append(body.text)
     flags = list(emergencies) + ([refusal] if refusal else []) + injection_flags(body.passages)
     if audience == "public" and disclaimer_text:
@@ -39,9 +41,9 @@ def finish(body: Answer, question: str, audience: Audience, emergencies: list[Sa
     return body
 
 
-def _drop(body: Answer, unwanted: Callable[[AnswerSentence], bool]) -> None:
-    """Remove supported sentences matching ``unwanted`` and renumber the citations still used 1..N."""
-    kept = [s for s in body.sentences if s.supported and not unwanted(s)]
+def drop_withheld(body: Answer, refusal: SafetyFlag) -> None:
+    """Remove the supported sentences a declined request withholds and renumber the citations 1..N."""
+    kept = [s for s in body.sentences if s.supported and not withheld(s.text, refusal)]
     if len(kept) == sum(1 for s in body.sentences if s.supported):
         return
     renumber: dict[int, int] = {}
@@ -57,3 +59,7 @@ def _drop(body: Answer, unwanted: Callable[[AnswerSentence], bool]) -> None:
         by_n[old].n = new
     body.sentences = kept + [s for s in body.sentences if not s.supported]
     body.text = " ".join(s.text for s in kept)
+    if not kept:
+        from ragmed.cite import ABSTAIN
+
+        body.text, body.abstained = ABSTAIN, True

@@ -99,6 +99,14 @@ class OntologyService:
         """One concept merged across ontologies, or None."""
         return self.store.merged(curie)
 
+    def ancestors(self, curie: str) -> set[str]:
+        """``curie`` and every concept above it."""
+        return self.store.ancestors(curie)
+
+    def with_xref(self, xref: str) -> list[str]:
+        """Concepts that cross-reference ``xref`` (``UMLS:C0011860``)."""
+        return self.store.with_xref(xref)
+
     def count(self) -> int:
         """Number of concepts in the store."""
         return len(self.store)

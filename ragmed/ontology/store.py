@@ -142,6 +142,23 @@ class ConceptStore:
                 "SELECT p.curie FROM parents p JOIN below ON p.parent = below.c) SELECT c FROM below", (root,)))
         return found
 
+    def ancestors(self, curie: str) -> set[str]:
+        """``curie`` and every concept above it (through ``rdfs:subClassOf``)."""
+        return {c for (c,) in self._rows(
+            "WITH RECURSIVE above(c) AS (SELECT ? UNION "
+            "SELECT p.parent FROM parents p JOIN above ON p.curie = above.c) SELECT c FROM above", (curie,))}
+
+    def with_xref(self, xref: str) -> list[str]:
+        """Concepts that cross-reference ``xref`` (e.g. ``UMLS:C0011860``), in CURIE order."""
+        return sorted(c for (c,) in self._rows("SELECT DISTINCT curie FROM xrefs WHERE xref = ?", (xref,)))
+
+    def siblings(self, curie: str, limit: int = 20) -> list[tuple[str, str]]:
+        """``(curie, label)`` of the concepts that share a direct parent with ``curie``, itself excluded."""
+        return [(c, label) for c, label in self._rows(
+            "SELECT DISTINCT s.curie, c.label FROM parents p JOIN parents s ON s.parent = p.parent "
+            "JOIN concepts c ON c.curie = s.curie WHERE p.curie = ? AND s.curie != ? AND c.label IS NOT NULL "
+            "ORDER BY s.curie LIMIT ?", (curie, curie, limit))]
+
     def names(self) -> Iterator[tuple[str, str, str, str]]:
         """Every ``(curie, text, kind, ontology)`` usable for linking: kind is ``label`` or a synonym scope."""
         for row in self._rows("SELECT curie, label, 'label', ontology FROM concepts WHERE label IS NOT NULL"):

@@ -1,6 +1,6 @@
 """``ragmed train triage`` and ``ragmed train injection``: retrain the shipped safety weights.
 
-``register(app)`` adds the ``train`` group to the main ``ragmed`` application.
+``register(app)`` adds both commands to the ``ragmed train`` application.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import typer
 
 from ragmed.errors import RagmedError
 
-train_app = typer.Typer(help="Retrain the safety models from the safety bank (knowledge/safety).", no_args_is_help=True)
 EVAL_SETS = Path("eval/sets")
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``train triage`` and ``train injection`` to ``app``."""
-    app.add_typer(train_app, name="train")
+    """Add ``triage`` and ``injection`` to ``app`` (``ragmed train``)."""
+    app.command("triage")(train_triage_command)
+    app.command("injection")(train_injection_command)
 
 
 def _fail(exc: Exception) -> None:
@@ -35,7 +35,6 @@ def _previous_point(folder: Path, name: str) -> dict[str, float] | None:
     return point or None
 
 
-@train_app.command("triage")
 def train_triage_command(
     seed: Annotated[int, typer.Option(help="Solver seed.")] = 0,
     index: Annotated[str | None, typer.Option(help="Index whose concept store links the bank's concepts.")] = None,
@@ -91,7 +90,6 @@ def _dev_evaluator(settings: Any, index: str | None) -> Any:
     return lambda folder: dev_figures(settings, path, folder, index)
 
 
-@train_app.command("injection")
 def train_injection_command(
     seed: Annotated[int, typer.Option(help="Sampling and solver seed.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Folder for injection.npz/json (default: the shipped weights).")] = None,

@@ -50,8 +50,8 @@ class Decline:
     by_rule: bool = False
 
     def flag(self) -> SafetyFlag:
-        """The answer flag; ``rule`` is the kind, ``dosing`` for the dose kinds (see ``DOSING_KINDS``)."""
-        return SafetyFlag(kind="declined", rule="diagnosis" if self.kind == "diagnosis" else "dosing",
+        """The answer flag; ``rule`` is the kind (answers to the dose kinds lose every stated amount)."""
+        return SafetyFlag(kind="declined", rule=self.kind,
                           message=self.message + " General information follows.", source=self.source_name,
                           url=self.source_url)
 

@@ -3,7 +3,7 @@
 Example:
     >>> from ragmed.sources import read_path
     >>> errors = []
-    >>> docs = list(read_path("../shared/data/literature", on_error=errors.append))
+    >>> docs = list(read_path("tests/fixtures/literature", on_error=errors.append))
 
 Formats (``FORMATS``): pubmed, medline, pmc, pubmedqa, medquad, medlineplus, jsonl, csv, text, pdf.
 """

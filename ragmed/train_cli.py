@@ -1,0 +1,107 @@
+"""``ragmed train``: train the models ragmed ships (the citation verifier)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from ragmed.errors import ConfigError, RagmedError
+
+app = typer.Typer(help="Train the models ragmed ships, from the knowledge, deterministically for a seed.",
+                  no_args_is_help=True, add_completion=False)
+console = Console(stderr=True)
+out = Console(highlight=False, soft_wrap=True)
+
+
+def read_pairs(path: Path) -> list["Example"]:  # noqa: F821
+    """Pairs from a JSONL file (``.gz`` too) written by ``--pairs-out``.
+
+    Raises:
+        ConfigError: a line is not a pair; the message names the file, line and field.
+    """
+    from ragmed.verify.data import Example
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    pairs = []
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                pairs.append(Example(**json.loads(line)))
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"{path}:{number}: not a verifier pair: {exc}") from exc
+    return pairs
+
+
+def gold_documents(path: Path, split: str = "test") -> set[str]:
+    """Document ids cited by the ``split`` half of a citation gold set (kept out of training)."""
+    ids = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            item = json.loads(line)
+            if item.get("split") == split and item.get("doc_id"):
+                ids.add(str(item["doc_id"]))
+    return ids
+
+
+@app.command("verifier")
+def verifier(
+    out_dir: Path = typer.Option(Path("models/verifier"), "--out", "-o", help="Folder the trained model goes to."),
+    index: Optional[str] = typer.Option(None, "--index", "-i", help="Index whose ontology links claims (default: starter)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the pairs, the initialisation and the data order."),
+    epochs: float = typer.Option(1.0, "--epochs", help="Passes over the training pairs."),
+    max_minutes: float = typer.Option(40.0, "--max-minutes", help="Stop and save after this long (resume by re-running)."),
+    per_document: int = typer.Option(3, "--per-document", help="Claims drawn from each document."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Pairs per step."),
+    learning_rate: float = typer.Option(4e-5, "--learning-rate", help="Peak learning rate."),
+    layers: Optional[int] = typer.Option(None, "--layers", help="Keep only the first N transformer layers."),
+    gold: Optional[Path] = typer.Option(None, "--gold", help="Citation gold set whose test-half documents are kept out of training."),
+    pairs_in: Optional[Path] = typer.Option(None, "--pairs", help="Train on these pairs (JSONL) instead of building them."),
+    pairs_out: Optional[Path] = typer.Option(None, "--pairs-out", help="Also write the pairs as JSONL (.gz to compress)."),
+    device: Optional[str] = typer.Option(None, "--device", help="torch device (cuda when present, else cpu)."),
+) -> None:
+    """Fine-tune the citation verifier from the bundled MiniLM weights on pairs built from the knowledge."""
+    from ragmed.cli import _open, _settings, progress_bar
+    from ragmed.verify.data import PairBuilder, knowledge_documents, ontology_helpers
+    from ragmed.verify.train import TrainConfig, train
+
+    settings = _settings()
+    try:
+        if pairs_in is not None:
+            pairs = read_pairs(pairs_in)
+        else:
+            engine = _open(settings, index)
+            concepts = engine.store.folder / "concepts.sqlite"
+            link, siblings = ontology_helpers(concepts)
+            forced = gold_documents(gold) if gold else set()
+            pairs = PairBuilder(link, siblings, seed=seed, forced_test=forced).build(
+                knowledge_documents(settings.knowledge), per_document=per_document)
+        if pairs_out is not None:
+            pairs_out.parent.mkdir(parents=True, exist_ok=True)
+            opener = gzip.open if pairs_out.suffix == ".gz" else open
+            with opener(pairs_out, "wt", encoding="utf-8") as handle:
+                for pair in pairs:
+                    handle.write(json.dumps(pair.to_dict()) + "\n")
+        console.print(f"{sum(p.split == 'train' for p in pairs)} training pairs, "
+                      f"{sum(p.split == 'dev' for p in pairs)} dev, {sum(p.split == 'test' for p in pairs)} test")
+        config = TrainConfig(out=out_dir, seed=seed, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                             max_minutes=max_minutes, device=device, layers=layers)
+        with progress_bar() as update:
+            result = train(pairs, config, progress=update)
+    except (RagmedError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2 if isinstance(exc, (ConfigError, ValueError)) else 1) from None
+    state = "finished" if result.finished else "stopped at the time limit (run the same command again to resume)"
+    out.print(f"{state}: {result.steps} steps in {result.seconds:.0f} s -> {result.path}")
+    for split, metrics in result.metrics.items():
+        for task in ("support",):
+            if task in metrics:
+                m = metrics[task]
+                out.print(f"{split:5} {task:9} precision {m['precision']:.3f} recall {m['recall']:.3f} f1 {m['f1']:.3f} (n={m['n']})")
+    out.print(f"Use it with RAGMED_VERIFIER__MODEL_PATH={result.path}")

@@ -1,0 +1,99 @@
+"""Claims inside an answer sentence: the items of a list and the clauses of a compound sentence.
+
+Each item of a list ("Symptoms include A, B and C", or "- A - B - C") and each clause of a compound
+sentence ("X; Y", "X, but Y") is a claim of its own that its evidence must state.
+
+Example:
+    >>> atomic_claims("Symptoms include thirst, hunger and tiredness.").claims
+    ['Symptoms include thirst.', 'Symptoms include hunger.', 'Symptoms include tiredness.']
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+_LIST_HEAD = re.compile(r"(\b(?:include|includes|including|such as|are|is|can be|may be)\b|:)\s+", re.IGNORECASE)
+_BULLETS = re.compile(r"\s+[-\u2022*]\s+")
+_ITEM_SPLIT = re.compile(r"\s+-\s+|,\s*(?:and\s+|or\s+)?|\s+(?:and|or)\s+")
+_CLAUSE_SPLIT = re.compile(r";\s+|,\s+but\s+|,\s+whereas\s+|,\s+while\s+")
+_RUN_ON = re.compile(r"(?<=[a-z0-9)])\s+(?=(?:A|An|The|This|These|It|They|You|Your|If|When|Most|Some|Many|[A-Z][a-z]+s)\s)")
+
+
+def list_items(sentence: str) -> tuple[str, list[str], str] | None:
+    """Split a list sentence into its header, items and final punctuation, or None if it has no list."""
+    body = sentence.rstrip()
+    end = body[-1] if body and body[-1] in ".!?" else ""
+    body = body[:-1] if end else body
+    m = _LIST_HEAD.search(body)
+    bullets = _BULLETS.search(body)
+    if bullets is not None and (m is None or bullets.start() < m.end()):
+        head, rest = body[:bullets.start()] + " ", body[bullets.start():]
+        items = [i.strip(" -;\u2022*") for i in _BULLETS.split(rest) if i.strip(" -;\u2022*")]
+    elif m is not None:
+        head, rest = body[:m.end()], body[m.end():]
+        items = [i.strip(" -;") for i in _ITEM_SPLIT.split(rest) if i and i.strip(" -;")]
+    else:
+        return None
+    longest = 14 if bullets is not None else 8
+    if len(items) < 3 or any(len(i.split()) > longest for i in items):
+        return None
+    return head, items, end
+
+
+def join_items(head: str, items: Sequence[str], end: str) -> str:
+    """A list sentence from a header, items and final punctuation ("A, B and C")."""
+    items = [i[0].lower() + i[1:] if i[:1].isupper() and not i[:2].isupper() else i for i in items]
+    body = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return f"{head.rstrip()} {body}{end or '.'}"
+
+
+def split_run_on(sentence: str) -> list[str]:
+    """A bulleted list that runs into the next sentence without a full stop, split in two.
+
+    "Symptoms include - thirst - hunger - blurry eyesight A blood test can show it." ->
+    ["Symptoms include - thirst - hunger - blurry eyesight.", "A blood test can show it."]
+    """
+    if not _BULLETS.search(sentence):
+        return [sentence]
+    last = _BULLETS.split(sentence)[-1]
+    m = _RUN_ON.search(last)
+    if m is None or len(last[:m.start()].split()) < 1 or len(last[m.end():].split()) < 4:
+        return [sentence]
+    cut = len(sentence) - len(last) + m.start()
+    return [sentence[:cut].rstrip() + ".", sentence[cut:].strip()]
+
+
+@dataclass
+class Claims:
+    """The claims of one sentence and how to put the supported ones back together."""
+
+    kind: Literal["single", "list", "clauses"]
+    claims: list[str]
+    head: str = ""
+    items: list[str] = field(default_factory=list)
+    end: str = "."
+
+    def rebuild(self, keep: Sequence[bool], original: str) -> str | None:
+        """The sentence with only the supported claims, or None when it would not read as a sentence."""
+        if not any(keep):
+            return None
+        if self.kind == "list":
+            if all(keep):
+                return original
+            return join_items(self.head, [i for i, k in zip(self.items, keep) if k], self.end)
+        return original if all(keep) else None
+
+
+def atomic_claims(sentence: str) -> Claims:
+    """The claims of ``sentence``: one per list item (with the list's header), one per clause, or itself."""
+    parts = list_items(sentence)
+    if parts is not None:
+        head, items, end = parts
+        return Claims("list", [join_items(head, [item], end) for item in items], head, items, end or ".")
+    clauses = [c.strip() for c in _CLAUSE_SPLIT.split(sentence) if c.strip()]
+    if len(clauses) > 1 and all(len(c.split()) >= 4 for c in clauses):
+        return Claims("clauses", clauses)
+    return Claims("single", [sentence])

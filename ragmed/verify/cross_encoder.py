@@ -1,0 +1,123 @@
+"""Cross-encoder verifiers: ragmed's trained verifier, or any local sentence-transformers ``CrossEncoder``.
+
+The evidence is read in windows of one or two sentences; the few windows sharing most words with the
+claim are scored by the model, and the best one is the supporting span. A model folder with ragmed's
+``manifest.json`` reads ``claim: ... | question: ...`` against ``title | window`` and has one logit; any
+other model is read as natural language inference (premise = window, hypothesis = claim) and its
+entailment probability is the support.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ragmed.errors import ConfigError
+from ragmed.verify.base import ClaimPair, Verdict, claim_input, evidence_input, windows
+from ragmed.verify.lexical import terms
+
+logger = logging.getLogger(__name__)
+
+
+def _ranked_windows(text: str, query_terms: set[str], keep: int, width: int) -> list[tuple[int, int]]:
+    """The ``keep`` windows of ``text`` sharing most content words with the query (shorter first on ties)."""
+    spans = windows(text, width)
+    if len(spans) <= keep:
+        return spans
+    scored = sorted(spans, key=lambda s: (-len(query_terms & terms(text[s[0]:s[1]])), s[1] - s[0], s[0]))
+    return scored[:keep]
+
+
+class CrossEncoderVerifier:
+    """A cross-encoder read over evidence windows.
+
+    Args:
+        path: a local model folder.
+        max_length: longest pair in word pieces.
+        candidates: windows per pair scored by the model.
+        width: sentences per window at most.
+        quantize: int8 dynamic quantisation of the linear layers (faster on a CPU).
+        threads: torch CPU threads while scoring (0 keeps torch's setting).
+
+    Raises:
+        ConfigError: the folder is missing or is not a loadable model.
+    """
+
+    name = "cross-encoder"
+
+    def __init__(self, path: str | Path, *, max_length: int = 192, candidates: int = 2, width: int = 2,
+                 quantize: bool = False, threads: int = 0, fallback: LexicalVerifier | None = None) -> None:
+        folder = Path(path)
+        if not folder.is_dir():
+            raise ConfigError(f"verifier model folder {folder} does not exist")
+        import torch
+        from sentence_transformers import CrossEncoder
+
+        try:
+            self._model = CrossEncoder(str(folder), local_files_only=True, max_length=max_length, device="cpu",
+                                       model_kwargs={"dtype": torch.float32})
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ConfigError(f"cannot load the verifier model in {folder}: {exc}") from exc
+        manifest = folder / "manifest.json"
+        self.ragmed_format = manifest.exists() and "ragmed" in json.loads(manifest.read_text(encoding="utf-8")).get("name", "")
+        labels = getattr(self._model.config, "id2label", {}) or {}
+        self.num_labels = int(getattr(self._model.config, "num_labels", 1) or 1)
+        self._entail = next((int(i) for i, name in labels.items() if "entail" in str(name).lower()), self.num_labels - 1)
+        if quantize:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=DeprecationWarning)
+                warnings.simplefilter("ignore", category=UserWarning)
+                torch.ao.quantization.quantize_dynamic(self._model.model, {torch.nn.Linear}, dtype=torch.qint8,
+                                                       inplace=True)
+        self.candidates, self.width, self.threads = candidates, width, threads
+
+    def _probabilities(self, inputs: list[tuple[str, str]]) -> np.ndarray:
+        if not inputs:
+            return np.zeros(0)
+        import torch
+
+        previous = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            if self.num_labels == 1:
+                raw = self._model.predict(inputs, batch_size=32, show_progress_bar=False,
+                                          activation_fn=torch.nn.Sigmoid())
+                return np.asarray(raw, dtype=np.float64).reshape(-1)
+            raw = self._model.predict(inputs, batch_size=32, show_progress_bar=False, apply_softmax=True)
+            return np.asarray(raw, dtype=np.float64)[:, self._entail]
+        finally:
+            if self.threads:
+                torch.set_num_threads(previous)
+
+    def _scored(self, texts: Sequence[str], query_terms: Sequence[set[str]], build: Any) -> list[Verdict]:
+        spans = [_ranked_windows(text, q, self.candidates, self.width) for text, q in zip(texts, query_terms)]
+        inputs = [build(i, text[s:e]) for i, (text, ws) in enumerate(zip(texts, spans)) for s, e in ws]
+        probs = self._probabilities(inputs)
+        out, offset = [], 0
+        for ws in spans:
+            if not ws:
+                out.append(Verdict(0.0, 0, 0))
+                continue
+            part = probs[offset:offset + len(ws)]
+            offset += len(ws)
+            best = int(np.argmax(part))
+            out.append(Verdict(float(part[best]), ws[best][0], ws[best][1]))
+        return out
+
+    def support(self, pairs: Sequence[ClaimPair]) -> list[Verdict]:
+        """The best window's support probability for each pair."""
+        def build(i: int, window: str) -> tuple[str, str]:
+            p = pairs[i]
+            if self.ragmed_format:
+                return claim_input(p.claim, p.question), evidence_input(p.title, window)
+            return window, p.claim
+
+        return self._scored([p.evidence for p in pairs], [terms(p.claim) for p in pairs], build)

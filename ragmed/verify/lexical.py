@@ -1,0 +1,152 @@
+"""The lexical verifier: shared content words, numbers, negation and (optionally) embedding similarity.
+
+A claim is scored against each evidence window: the share of its content words found in the window and
+its neighbours, the share found anywhere in the evidence, and the cosine similarity of their embeddings
+when an embedder is given. Numbers the evidence lacks, and a negation the evidence does not share, cap the
+score. The score maps to a probability through a logistic curve centred on ``threshold``. It needs no
+trained model, so it is the fallback when the trained verifier cannot be used; it does not understand
+paraphrase, and it cannot tell a type 1 from a type 2 claim.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from ragmed.text import split_sentences, words
+from ragmed.verify.base import ClaimPair, Verdict
+
+_STOP = frozenset("""a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further had has have having he
+her here hers herself him himself his how i if in into is it its itself just may me might more most must my myself
+our ours ourselves out over own same shall she should so some such than that the their theirs them themselves then
+there these they this those through to too under until up very was we were what when where which while who whom why
+will with would you your yours yourself yourselves one two per vs via among within whether thus however therefore
+on or nor no not never none neither without cannot although though yet even either
+study studies patients patient results result conclusion conclusions data using used use based""".split())
+_NEGATION = frozenset("no not never none neither nor without cannot nonsignificant insignificant".split())
+_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)")
+
+
+class Encoder(Protocol):
+    """Anything that turns texts into one vector per text."""
+
+    def encode(self, texts: list[str]) -> Any: ...
+
+
+def stem(word: str) -> str:
+    """The Snowball (Porter 2) English stem of ``word``."""
+    return _stemmer().stemWord(word)  # type: ignore[no-any-return]
+
+
+_STEMMER: Any = None
+
+
+def _stemmer() -> Any:
+    global _STEMMER
+    if _STEMMER is None:
+        import Stemmer
+
+        _STEMMER = Stemmer.Stemmer("english")
+    return _STEMMER
+
+
+def terms(text: str) -> set[str]:
+    """Stemmed content words of ``text`` (stop words and numbers left out)."""
+    return {stem(w) for w in words(text) if w not in _STOP and not w[0].isdigit() and len(w) > 1}
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers written in ``text``, normalised ("1,099" -> "1099", "5.0" -> "5")."""
+    out = set()
+    for m in _NUMBER.finditer(text):
+        value = m.group(1).replace(",", "")
+        out.add(value.rstrip("0").rstrip(".") if "." in value else value)
+    return out
+
+
+def negation_scope(text: str, width: int = 4) -> set[str]:
+    """Stemmed content words within ``width`` words after each negation cue of ``text``."""
+    tokens = words(text.lower().replace("n't", " not"))
+    scope: set[str] = set()
+    for i, w in enumerate(tokens):
+        if w in _NEGATION:
+            scope |= {stem(t) for t in tokens[i + 1: i + 1 + width] if t not in _STOP and not t[0].isdigit()}
+    return scope
+
+
+def missing_numbers(claim: str, evidence: str) -> set[str]:
+    """Numbers of ``claim`` that ``evidence`` does not contain."""
+    return numbers(claim) - numbers(evidence)
+
+
+class LexicalVerifier:
+    """Word, number and negation overlap (plus embedding similarity when an embedder is given).
+
+    Args:
+        embedder: optional encoder for cosine similarity.
+        threshold: the raw score that maps to probability 0.5.
+    """
+
+    name = "lexical"
+
+    def __init__(self, embedder: Encoder | None = None, threshold: float = 0.40) -> None:
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+        self.embedder = embedder
+        self.threshold = threshold
+
+    def _encode(self, texts: list[str]) -> np.ndarray | None:
+        if self.embedder is None or not texts:
+            return None
+        vecs = np.asarray(self.embedder.encode(texts), dtype=np.float32)
+        return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+
+    def _probability(self, score: float) -> float:
+        return 1.0 / (1.0 + math.exp(-12.0 * (score - self.threshold)))
+
+    def support(self, pairs: Sequence[ClaimPair]) -> list[Verdict]:
+        """One verdict per pair; the supporting window is the evidence sentence scoring best."""
+        sentences = [[(s, e) for s, e in split_sentences(p.evidence)] for p in pairs]
+        vecs = self._encode([p.claim for p in pairs] + [p.evidence[s:e] for p, spans in zip(pairs, sentences)
+                                                        for s, e in spans])
+        offset = len(pairs)
+        out = []
+        for i, (pair, spans) in enumerate(zip(pairs, sentences)):
+            claim_vec = None if vecs is None else vecs[i]
+            span_vecs = None if vecs is None else vecs[offset:offset + len(spans)]
+            offset += len(spans)
+            score, start, end = self._score(pair.claim, pair.evidence, spans, claim_vec, span_vecs)
+            out.append(Verdict(self._probability(score), start, end))
+        return out
+
+    def _score(self, claim: str, evidence: str, spans: list[tuple[int, int]], claim_vec: np.ndarray | None,
+               span_vecs: np.ndarray | None) -> tuple[float, int, int]:
+        c_terms = terms(claim)
+        if not spans or not c_terms:
+            return 0.0, 0, 0
+        unit_terms = [terms(evidence[s:e]) for s, e in spans]
+        everywhere = set().union(*unit_terms)
+        coverage = len(c_terms & everywhere) / len(c_terms)
+        best, best_j = -1.0, 0
+        for j, u in enumerate(unit_terms):
+            window = u | (unit_terms[j - 1] if j else set()) | (unit_terms[j + 1] if j + 1 < len(unit_terms) else set())
+            lexical = 0.6 * len(c_terms & u) / len(c_terms) + 0.4 * len(c_terms & window) / len(c_terms)
+            if claim_vec is not None and span_vecs is not None:
+                score = 0.3 * lexical + 0.3 * coverage + 0.4 * max(float(claim_vec @ span_vecs[j]), 0.0)
+            else:
+                score = 0.6 * lexical + 0.4 * coverage
+            if score > best:
+                best, best_j = score, j
+        start, end = spans[best_j]
+        if missing_numbers(claim, evidence):
+            best = min(best, self.threshold * 0.5)
+        near = set().union(*(negation_scope(evidence[s:e]) for s, e in spans[max(best_j - 1, 0): best_j + 2]))
+        scope = negation_scope(claim)
+        if (scope and not scope & near) or (not scope and len(negation_scope(evidence[start:end]) & c_terms) >= 2):
+            best = min(best, self.threshold * 0.5)
+        return max(best, 0.0), start, end

@@ -1,0 +1,110 @@
+"""Is a passage about what the question asks? Ontology concepts decide.
+
+A document's focus is the set of conditions it is about: the concepts of its MedQuAD focus CUIs, of its
+MeSH terms, and of its title, found when it is indexed (``metadata["focus"]``) or, for documents indexed
+before, linked from the title on demand. A claim answering a question about one condition is off topic
+when its evidence is about another condition — not the question's own, nor one above or below it in the
+ontology — unless the claim itself names that other condition: a type 1 diabetes page never supports an
+unqualified claim under a type 2 diabetes question, while a page about diabetes in general may.
+
+Example:
+    >>> judge = TopicJudge(service)  # doctest: +SKIP
+    >>> judge.off_topic(judge.conditions("What are the symptoms of type 2 diabetes?"), passage, "You need insulin.")  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
+from typing import Any, Protocol
+
+from ragmed.types import Concept, Document, Passage
+
+#: Ontologies whose concepts count as conditions for the topic check.
+CONDITION_PREFIXES = ("DOID:",)
+
+
+class ConceptSource(Protocol):
+    """What the topic check needs from the ontology stage."""
+
+    def link(self, text: str) -> list[Concept]: ...
+
+    def ancestors(self, curie: str) -> set[str]: ...
+
+    def with_xref(self, xref: str) -> list[str]: ...
+
+
+def document_focus(document: Document, ontology: ConceptSource) -> list[str]:
+    """The conditions ``document`` is about (Disease Ontology CURIEs), for ``metadata["focus"]``."""
+    card = document.metadata.get("curie")
+    if isinstance(card, str):
+        return [card] if card.startswith(CONDITION_PREFIXES) else []
+    found: list[str] = []
+    for cui in document.metadata.get("cuis") or []:
+        found += [c for c in ontology.with_xref(f"UMLS:{cui}") if c.startswith(CONDITION_PREFIXES)]
+    if not found:
+        texts = [document.title, *(document.metadata.get("mesh") or [])]
+        focus = document.metadata.get("focus")
+        if isinstance(focus, str):
+            texts.append(focus)
+        for text in texts:
+            if isinstance(text, str):
+                found += [c.curie for c in ontology.link(text) if c.curie.startswith(CONDITION_PREFIXES)]
+    return sorted(most_specific(set(found), ontology.ancestors))
+
+
+def most_specific(curies: set[str], ancestors: Callable[[str], set[str]]) -> set[str]:
+    """``curies`` without those that lie above another of them ("diabetes" beside "type 1 diabetes")."""
+    return {c for c in curies if not any(c != other and c in ancestors(other) for other in curies)}
+
+
+class TopicJudge:
+    """Decides whether evidence is about the question's conditions.
+
+    Args:
+        ontology: linking, ancestors and cross-references of the index's concept store.
+    """
+
+    def __init__(self, ontology: ConceptSource) -> None:
+        self.ontology = ontology
+        self._ancestors = lru_cache(maxsize=4096)(ontology.ancestors)
+
+    def conditions(self, text: str) -> set[str]:
+        """The conditions named in ``text``."""
+        return {c.curie for c in self.ontology.link(text) if c.curie.startswith(CONDITION_PREFIXES)}
+
+    def focus(self, passage: Passage) -> set[str]:
+        """The conditions the passage's document is about (indexed focus, else its title linked)."""
+        stored = passage.metadata.get("focus")
+        if isinstance(stored, list):
+            return {c for c in stored if isinstance(c, str)}
+        document = Document(id=passage.doc_id, source=passage.source, title=passage.title, text="",
+                            metadata=dict(passage.metadata))
+        return set(document_focus(document, self.ontology))
+
+    def related(self, a: str, b: str) -> bool:
+        """True when ``a`` and ``b`` are the same condition or one lies above the other."""
+        return a == b or a in self._ancestors(b) or b in self._ancestors(a)
+
+    def off_topic(self, question: Iterable[str], passage: Passage, claim: str) -> bool:
+        """True when the passage is about other conditions than the question asks and the claim does not
+        name them. Without conditions on either side there is nothing to judge (False)."""
+        asked = set(question)
+        focus = self.focus(passage)
+        if not asked or not focus:
+            return False
+        if any(self.related(q, f) for q in asked for f in focus):
+            return False
+        named = self.conditions(claim)
+        return not any(self.related(n, f) for n in named for f in focus)
+
+
+def conditions_of(concepts: Sequence[Concept], ontology: Any = None) -> set[str]:
+    """The condition CURIEs among already linked ``concepts`` (and their merged codes)."""
+    out: set[str] = set()
+    for c in concepts:
+        if c.curie.startswith(CONDITION_PREFIXES):
+            out.add(c.curie)
+        out.update(code for code in c.codes.get("DOID", []) if code.startswith(CONDITION_PREFIXES))
+    return out
