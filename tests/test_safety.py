@@ -362,7 +362,7 @@ def test_triage_training_is_deterministic_for_a_seed(tmp_path: Path, embedder) -
         (bank_dir / f"{name}.jsonl").write_text("\n".join(lines[::12]) + "\n", encoding="utf-8")
     bank = SafetyBank.load(bank_dir)
     first = train_triage(bank, embedder, seed=3, folder=tmp_path / "a")
-    second = train_triage(bank, embedder, seed=3, folder=tmp_path / "b")
+    train_triage(bank, embedder, seed=3, folder=tmp_path / "b")
     a, _ = load_weights(tmp_path / "a", "triage")
     b, _ = load_weights(tmp_path / "b", "triage")
     assert first["bank_sha256"] == bank.checksum() and first["embedding_model"] == embedder.model_id

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+import tomllib
 
 from ragmed.errors import ConfigError
 

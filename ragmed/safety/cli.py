@@ -70,8 +70,11 @@ def train_triage_command(
         point = {**(_previous_point(folder, "triage") or {}),
                  **{k: v for k, v in (("emergency", emergency), ("emergency_clinician", emergency_clinician),
                                       ("personal", personal)) if v is not None}}
+        from ragmed.safety.train_injection import evaluation_texts
+
         manifest = train_triage(bank, embedder, seed=seed, cache=cache, link=link, concepts=members, folder=folder,
-                                operating_point=point or None, evaluate=_dev_evaluator(settings, index))
+                                operating_point=point or None, held_out=evaluation_texts(EVAL_SETS),
+                                evaluate=_dev_evaluator(settings, index))
     except RagmedError as exc:
         _fail(exc)
     typer.echo(f"triage weights written to {folder} in {manifest['train_seconds']} s "

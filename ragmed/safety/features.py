@@ -27,6 +27,7 @@ _LOOKALIKE = str.maketrans({
     "Ρ": "P", "Τ": "T", "Χ": "X", "Υ": "Y", "Ζ": "Z",
 })
 _WORD = re.compile(r"\w+")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
 _LATIN = re.compile(r"[A-Za-z]")
 _LOOKALIKES = "".join(chr(k) for k in _LOOKALIKE)
 _MIXED = re.compile(rf"\b(?=\w*[A-Za-z])(?=\w*[{_LOOKALIKES}])\w+")
@@ -69,10 +70,21 @@ def cues(raw: str) -> list[str]:
     return found
 
 
+def _tokens(text: str) -> list[str]:
+    """Words; runs of Chinese and Japanese characters (written without spaces) as overlapping pairs."""
+    out: list[str] = []
+    for word in _WORD.findall(text):
+        if _CJK.fullmatch(word):
+            out += [word[i:i + 2] for i in range(len(word) - 1)]
+        else:
+            out.append(word)
+    return out
+
+
 def _clauses(text: str) -> list[list[str]]:
     """The words of the sentence's start and of each clause after a colon or a dash (where an address
     to the model ends and the instruction begins)."""
-    return [_WORD.findall(part) for part in re.split(r"[:：\-\u2013\u2014]\s", text)[:4]]
+    return [_tokens(part) for part in re.split(r"[:：]\s?|\s[-\u2013\u2014]\s", text)[:4]]
 
 
 def _hash_text(token: str, bits: int) -> int:
@@ -114,8 +126,8 @@ def hashed_features(texts: Sequence[str], bits: int, raw: Sequence[str] | None =
         rows_parts.append(segment[:m][valid].astype(np.int64))
     word_rows, word_cols, head_rows, head_cols = [], [], [], []
     for i, text in enumerate(texts):
-        tokens = _WORD.findall(text)
-        grams = [f"w:{w}" for w in tokens] + [f"b:{a} {b}" for a, b in zip(tokens, tokens[1:])]
+        tokens = _tokens(text)
+        grams = [f"w:{w}" for w in tokens] + [f"b:{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
         if raw is not None:
             grams += [f"c:{c}" for c in cues(raw[i])]
             grams += [f"u:{w.casefold()}" for w in _ACRONYM.findall(unicodedata.normalize("NFKC", raw[i]))]

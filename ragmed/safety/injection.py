@@ -119,7 +119,7 @@ class InjectionDetector:
                 flag(i, 1.0, "rule")
             elif single[i] >= self.threshold:
                 flag(i, single[i], "sentence")
-        for (start, end, inner, reason), score in zip(extra, hidden):
+        for (start, end, inner, reason), score in zip(extra, hidden, strict=True):
             ruled = rule_injection(normalize(inner))
             if score >= self.threshold or ruled:
                 for i, (s, e) in enumerate(spans):

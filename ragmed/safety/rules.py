@@ -37,6 +37,11 @@ _CATEGORY_RULES: dict[str, tuple[re.Pattern[str], ...]] = {
                      r"\b(is|he'?s|she'?s) choking\b"),
     "overdose_poisoning": _rx(r"\b(i|he|she|they|my \w+) (took|swallowed|ate|drank|has taken|have taken) "
                               r"(a whole|the whole|all (of )?(my|his|her|the)|too many|a bottle|bleach|a handful)",
+                              # ten or more tablets taken: a count that is an overdose for any common medicine
+                              r"\b(i|i'?ve|he|she|they|my \w+)( have| has|'ve|'s)? (taken|took|swallowed|had|ate|eaten) "
+                              r"(about |around |over |nearly |like |maybe |at least )?(\d{2,}|ten|twelve|fifteen|twenty|"
+                              r"thirty|forty|fifty) (of (my|his|her|their|the) )?([\w-]+ )?(paracetamol|tylenol|"
+                              r"acetaminophen|ibuprofen|aspirin|co-codamol|codeine|tablets|pills|capsules|tabs)\b",
                               r"\b(i|he|she|they) (took|have taken|has taken) an overdose\b", r"\bi('?ve| have)? overdosed\b"),
     "self_harm": _rx(r"\b(want|going|plan|planning|about) to (kill|hurt|harm) myself\b", r"\bi('?m| am) (feeling )?suicidal\b",
                      r"\bi (want|wanna) to die\b", r"\b(end|ending) my (own )?life\b", r"\bno reason to (live|go on)\b",

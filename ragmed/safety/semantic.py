@@ -59,10 +59,10 @@ class LinearSoftmax:
         self.weights, self.bias, self.classes = weights.astype(np.float32), bias.astype(np.float32), list(classes)
 
     def __call__(self, x: np.ndarray) -> dict[str, float]:
-        logits = self.weights @ x + self.bias
+        logits = np.einsum("ij,j->i", self.weights, x) + self.bias
         p = np.exp(logits - logits.max())
         p /= p.sum()
-        return {c: float(v) for c, v in zip(self.classes, p)}
+        return {c: float(v) for c, v in zip(self.classes, p, strict=True)}
 
 
 class SemanticTriage:

@@ -38,11 +38,11 @@ class InjectionData:
         share of the data), so no language reads as an injection by itself."""
         counts: dict[tuple[str, int], int] = {}
         per_language: dict[str, int] = {}
-        for lang, label in zip(self.languages, self.labels):
+        for lang, label in zip(self.languages, self.labels, strict=True):
             counts[lang, label] = counts.get((lang, label), 0) + 1
             per_language[lang] = per_language.get(lang, 0) + 1
         return np.asarray([per_language[lang] / (2 * counts[lang, label])
-                           for lang, label in zip(self.languages, self.labels)])
+                           for lang, label in zip(self.languages, self.labels, strict=True)])
 
 
 def literature_sentences(manifest_path: Path) -> tuple[list[str], list[str]]:

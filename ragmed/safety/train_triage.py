@@ -9,8 +9,10 @@ leave the text itself out. scikit-learn is needed here only.
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from difflib import SequenceMatcher
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,16 +37,59 @@ class BankRows:
     emergency: list[str] = field(default_factory=list)
     personal: list[str] = field(default_factory=list)
     groups: list[int] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
 
 
-def bank_rows(bank: SafetyBank) -> tuple[BankRows, list[str]]:
+def _key(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+class HeldOut:
+    """Evaluation texts to keep out of training, found exactly or nearly (difflib ratio, after a shared-word
+    prefilter), ignoring case and punctuation."""
+
+    def __init__(self, texts: Iterable[str], ratio: float = 0.9) -> None:
+        self.keys = [_key(t) for t in texts]
+        self.ratio = ratio
+        self._exact = set(self.keys)
+        self._by_word: dict[str, list[int]] = {}
+        for i, key in enumerate(self.keys):
+            for word in set(key.split()):
+                self._by_word.setdefault(word, []).append(i)
+
+    def __contains__(self, text: object) -> bool:
+        key = _key(str(text))
+        if key in self._exact:
+            return True
+        words = set(key.split())
+        shared: dict[int, int] = {}
+        for word in words:
+            for i in self._by_word.get(word, ()):
+                shared[i] = shared.get(i, 0) + 1
+        matcher = SequenceMatcher(None, key)
+        for i, count in shared.items():
+            other = self.keys[i]
+            if count < 0.5 * len(words) or min(len(key), len(other)) < self.ratio * max(len(key), len(other)):
+                continue
+            matcher.set_seq1(other)
+            if matcher.quick_ratio() >= self.ratio and matcher.ratio() >= self.ratio:
+                return True
+        return False
+
+
+def bank_rows(bank: SafetyBank, held_out: Iterable[str] = ()) -> tuple[BankRows, list[str]]:
     """Every presentation, routine and personal text with its emergency and personal labels and its
-    neighbour group; returns the rows and the group names."""
+    neighbour group (texts nearly equal to a ``held_out`` evaluation question are left out and counted in
+    ``excluded``); returns the rows and the group names."""
     group_names = [*bank.category_ids, *PERSONAL_KINDS, *ROUTINE_GROUPS]
     index = {name: i for i, name in enumerate(group_names)}
     rows = BankRows()
+    held = HeldOut(held_out)
 
     def add(text: str, emergency: str, personal: str, group: str) -> None:
+        if text in held:
+            rows.excluded.append(text)
+            return
         rows.texts.append(text)
         rows.emergency.append(emergency)
         rows.personal.append(personal)
@@ -65,7 +110,7 @@ def bank_rows(bank: SafetyBank) -> tuple[BankRows, list[str]]:
 def train_triage(bank: SafetyBank, embedder: Embedder, *, seed: int = 0, cache: EmbeddingCache | None = None,
                  link: Callable[[str], tuple[str, list[Concept]]] | None = None,
                  concepts: ConceptCategories | None = None, c: float = 0.5, folder: Path = WEIGHTS,
-                 operating_point: dict[str, float] | None = None,
+                 operating_point: dict[str, float] | None = None, held_out: Iterable[str] = (),
                  evaluate: Callable[[Path], dict[str, Any]] | None = None) -> dict[str, Any]:
     """Train both classifiers on the bank and save them with their manifest.
 
@@ -80,6 +125,7 @@ def train_triage(bank: SafetyBank, embedder: Embedder, *, seed: int = 0, cache: 
         c: inverse regularisation strength of both classifiers.
         folder: where to write ``triage.npz`` and ``triage.json``.
         operating_point: thresholds to record (see ``OperatingPoint``).
+        held_out: evaluation questions; bank texts (nearly) equal to one are left out of training.
         evaluate: called with ``folder`` after saving; its figures (the dev half) go into the manifest.
 
     Returns:
@@ -88,15 +134,15 @@ def train_triage(bank: SafetyBank, embedder: Embedder, *, seed: int = 0, cache: 
     from sklearn.linear_model import LogisticRegression
 
     started = time.perf_counter()
-    rows, group_names = bank_rows(bank)
+    rows, group_names = bank_rows(bank, held_out)
     categories = list(bank.category_ids)
     concepts = concepts or ConceptCategories({}, categories)
     raw, _ = embed_with_cache(embedder, rows.texts, cache)
     neighbours = NeighbourFeatures(raw, np.asarray(rows.groups), len(group_names))
     linked = [link(t) for t in rows.texts] if link else [(t, []) for t in rows.texts]
-    expanded_texts = sorted({text for (text, _), raw_text in zip(linked, rows.texts) if text != raw_text})
+    expanded_texts = sorted({text for (text, _), raw_text in zip(linked, rows.texts, strict=True) if text != raw_text})
     expanded_vectors, _ = embed_with_cache(embedder, expanded_texts, cache)
-    expanded = dict(zip(expanded_texts, expanded_vectors))
+    expanded = dict(zip(expanded_texts, expanded_vectors, strict=True))
     x, y_emergency, y_personal = [], [], []
     no_concepts = np.zeros(len(categories), dtype=np.float32)
     for i, text in enumerate(rows.texts):
@@ -132,7 +178,7 @@ def train_triage(bank: SafetyBank, embedder: Embedder, *, seed: int = 0, cache: 
         "embedding_model": embedder.model_id, "embedding_dimension": int(raw.shape[1]), "seed": seed, "c": c,
         "bank_sha256": bank.checksum(), "groups": group_names, **classes,
         "training": {"bank_texts": len(rows.texts), "rows": len(x), "expanded_texts": len(expanded_texts),
-                     "concepts": bool(link)},
+                     "concepts": bool(link), "excluded_as_evaluation_text": len(rows.excluded)},
         "operating_point": operating_point or {"emergency": 0.5, "emergency_clinician": 0.5, "personal": 0.5,
                                                "second": 0.6},
         "train_seconds": round(time.perf_counter() - started, 1),
