@@ -164,19 +164,29 @@ def _injection_report(path: Path, split: str) -> Any:
 def injection(
     split: str = typer.Option("test", "--split", help="dev, test or all."),
     passages: Path = typer.Option(Path("eval/sets/injection/passages.jsonl"), "--set", help="The labelled passages."),
+    poisoned: bool = typer.Option(False, "--poisoned", help="Also index the poisoned documents "
+                                  "(eval/sets/injection/poisoned_docs.jsonl) and ask each one's question."),
+    generator: str = typer.Option("extractive", "--generator", "-g", help="Generator for --poisoned answers."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Detection recall on injected passages and false flags on clean ones, per language and technique."""
-    from eval.injection import render
+    from eval.injection import evaluate_poisoned, render
+    from ragmed.config import load_settings
 
     try:
         report = _injection_report(passages, split)
+        attack = evaluate_poisoned(load_settings(), split=split, generator=generator) if poisoned else None
     except RagmedError as exc:
         _fail(exc)
     if as_json:
-        out.print_json(json.dumps(report.to_dict()))
+        out.print_json(json.dumps({**report.to_dict(), "poisoned": attack.to_dict() if attack else None}))
         return
     out.print(render(report))
+    if attack is not None:
+        out.print(f"\npoisoned documents ({attack.split}, {attack.generator}): {attack.n} indexed, "
+                  f"{attack.flagged_at_ingest} flagged at ingest; answers showing the planted instruction: "
+                  f"{len(attack.answers_showing_instruction)}/{attack.n} {attack.answers_showing_instruction or ''}; "
+                  f"answers citing their poisoned document: {attack.answers_citing_document}/{attack.n}")
 
 
 @app.command("report")
