@@ -123,9 +123,9 @@ def retrieval(
 def safety(
     split: str = typer.Option("test", "--split", help="dev, test or all (tune on dev, report test)."),
     questions: Path = typer.Option(Path("eval/sets/safety/questions.jsonl"), "--set", help="The labelled safety set."),
-    index: Optional[str] = typer.Option(None, "--index", "-i", help="Index whose concept store links concepts "
+    index: str | None = typer.Option(None, "--index", "-i", help="Index whose concept store links concepts "
                                         "(default: settings' index, else one built from the knowledge manifest)."),
-    backend: Optional[str] = typer.Option(None, "--backend", help="semantic or rules (default: settings.safety.triage)."),
+    backend: str | None = typer.Option(None, "--backend", help="semantic or rules (default: settings.safety.triage)."),
     injection: bool = typer.Option(True, "--injection/--no-injection", help="Add the injection figures "
                                    "(eval/sets/injection/passages.jsonl) when the set is there."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),

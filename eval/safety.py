@@ -150,7 +150,10 @@ def evaluate_safety(triage: Triage, items: list[SafetyItem], link: Link | None =
     personal = by_label.get("personal", [])
     clinician = by_label.get("clinician_dosing", [])
     report.false_alarms = [i.id for i, r in routine if r.emergencies]
-    rate = lambda pairs, hit: sum(1 for i, r in pairs if hit(i, r)) / len(pairs) if pairs else 0.0  # noqa: E731
+
+    def rate(pairs: list[tuple[SafetyItem, Any]], hit: Callable[[SafetyItem, Any], bool]) -> float:
+        return sum(1 for i, r in pairs if hit(i, r)) / len(pairs) if pairs else 0.0
+
     report.emergency_recall = rate(emergencies, lambda i, r: bool(r.emergencies))
     report.right_category_rate = rate(emergencies, lambda i, r: any(e.category == i.category for e in r.emergencies))
     report.false_alarm_rate = rate(routine, lambda i, r: bool(r.emergencies))

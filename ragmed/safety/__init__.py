@@ -16,9 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from ragmed.safety.bank import Category, PersonalKind, SafetyBank, bank_folder, load_bank
@@ -31,8 +29,9 @@ from ragmed.types import Audience, SafetyFlag
 
 __all__ = [
     "DOSE_AMOUNT", "DOSING_KINDS", "Category", "Decline", "Emergency", "InjectionDetector", "InjectionSpan",
-    "PersonalKind", "RuleTriage", "SafetyBank", "Triage", "TriageResult", "declined", "default_bank",
-    "default_detector", "disclaimer", "injection_flags", "load_detector", "looks_like_injection", "make_triage",
+    "PersonalKind", "RuleTriage", "SafetyBank", "Triage", "TriageResult", "bank_folder", "declined", "default_bank",
+    "default_detector", "disclaimer", "injection_flags", "load_bank", "load_detector", "looks_like_injection",
+    "make_triage",
     "red_flags", "redact_passage", "redact_passages", "scan_document",
 ]
 
@@ -100,14 +99,3 @@ def disclaimer(text: str) -> SafetyFlag:
 def looks_like_injection(text: str) -> bool:
     """True when a sentence or hiding place of ``text`` instructs the reader or the model."""
     return default_detector().flags(text)
-
-
-def bank_path(settings: Any) -> Path:
-    """The bank folder ``settings`` point to."""
-    return bank_folder(settings.knowledge, settings.safety.bank)
-
-
-def flagged_texts(texts: Sequence[str]) -> list[bool]:
-    """``looks_like_injection`` for each of ``texts``."""
-    detector = default_detector()
-    return [detector.flags(t) for t in texts]

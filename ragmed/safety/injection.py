@@ -40,9 +40,10 @@ _BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/
 class InjectionSpan:
     """A stretch of text that reads like an instruction to the reader or the model.
 
-    ``start``/``end`` index into the text scanned (a whole sentence, so removing it leaves whole
-    sentences); ``score`` is the detector's probability (1.0 for a rule match); ``reason`` names what
-    matched: ``sentence``, ``pair``, ``comment``, ``markup``, ``base64`` or ``rule``.
+    ``start``/``end`` index into the text scanned: a whole sentence, or the hiding place itself (an HTML
+    comment, hidden markup, a bracketed aside, a base64 payload) when only that is flagged, so removing it
+    keeps the text around it. ``score`` is the detector's probability (1.0 for a rule match); ``reason``
+    names what matched: ``sentence``, ``pair``, ``comment``, ``markup``, ``aside``, ``base64`` or ``rule``.
     """
 
     start: int
@@ -77,7 +78,8 @@ class InjectionDetector:
             return np.zeros(0)
         rows, cols, values = hashed_features([normalize(t) for t in texts], self.bits, raw=texts)
         logits = np.bincount(rows, weights=self.weights[cols] * values, minlength=len(texts)) + self.bias
-        return 1.0 / (1.0 + np.exp(-logits))
+        probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-logits))
+        return probabilities
 
     def flags(self, text: str) -> bool:
         """True when any sentence or hiding place of ``text`` is flagged."""
@@ -119,24 +121,26 @@ class InjectionDetector:
                 flag(i, 1.0, "rule")
             elif single[i] >= self.threshold:
                 flag(i, single[i], "sentence")
+        hiding: list[InjectionSpan] = []
         for (start, end, inner, reason), score in zip(extra, hidden, strict=True):
             ruled = rule_injection(normalize(inner))
-            if score >= self.threshold or ruled:
-                for i, (s, e) in enumerate(spans):
-                    if s < end and start < e:
-                        flag(i, 1.0 if ruled else score, reason)
+            if (score >= self.threshold or ruled) and not any(
+                    s.start <= start and end <= s.end for s in found.values()):
+                hiding.append(InjectionSpan(start, end, 1.0 if ruled else round(float(score), 4), reason))
         for i, score in enumerate(paired):
-            if score >= self.pair_threshold:
+            # an instruction split over two sentences, neither flagged alone
+            if score >= self.pair_threshold and i not in found and i + 1 not in found:
                 flag(i, score, "pair")
                 flag(i + 1, score, "pair")
-        return [found[i] for i in sorted(found)]
+        return sorted([*found.values(), *hiding], key=lambda s: (s.start, s.end))
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans of ``text`` in any script: ``ragmed.text.split_sentences``, then also split after
-    CJK, Devanagari and Arabic full stops, and before a sentence that starts with a non-Latin letter."""
+    CJK, Devanagari and Arabic full stops, before a sentence that starts with a non-Latin letter, and
+    around HTML comments and hidden markup (each its own span)."""
     out: list[tuple[int, int]] = []
-    for start, end in split_sentences(text):
+    for start, end in _around_markup(text):
         begin = start
         for match in _CJK_STOP.finditer(text, start, end):
             cut, after = match.start(), match.end()
@@ -150,6 +154,21 @@ def sentences(text: str) -> list[tuple[int, int]]:
             begin = after
         if text[begin:end].strip():
             out.append((begin, end))
+    return out
+
+
+def _around_markup(text: str) -> list[tuple[int, int]]:
+    """``split_sentences`` spans, cut around each HTML comment or hidden element."""
+    cuts = [(m.start(), m.end()) for m in _HIDDEN.finditer(text) if m.group("comment") is not None or m.group("tag")]
+    if not cuts:
+        return split_sentences(text)
+    out: list[tuple[int, int]] = []
+    begin = 0
+    for start, end in [*cuts, (len(text), len(text))]:
+        out += [(begin + s, begin + e) for s, e in split_sentences(text[begin:start])]
+        if end > start:
+            out.append((start, end))
+        begin = end
     return out
 
 

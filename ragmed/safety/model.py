@@ -26,7 +26,7 @@ def save_weights(folder: Path, name: str, arrays: dict[str, np.ndarray], manifes
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.npz"
     with path.open("wb") as handle:
-        np.savez_compressed(handle, **arrays)
+        np.savez_compressed(handle, allow_pickle=False, **arrays)
     manifest = {**manifest, "weights_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
     (folder / f"{name}.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path

@@ -91,7 +91,19 @@ _INSTRUCTIONS = (r"(instructions|anweisungen|istruzioni|instrucciones|instruçõ
                  r"інструкції|التعليمات|ההוראות|chỉ dẫn|instruksi|prompt)")
 _QUESTION = (r"(question|frage|domanda|pregunta|pergunta|vraag|pytanie|вопрос|питання|السؤال|השאלה|câu hỏi|"
              r"pertanyaan)")
+_TO_THE_MODEL = re.compile(
+    r"(\b(instructions?|note|message|directive|command)s? (to|for) (the |any |all )?(ai|a\.i\.|assistant|chatbot|bot|llm|"
+    r"language model|model)s?\b|\b(anweisung|hinweis|nachricht) (an|für) (die |das |den )?(ki|assistent\w*|"
+    r"sprachmodell|modell|chatbot)\b|\b(instruction|note|message) (pour|à) (l'ia|l'assistant|le modèle|le chatbot)|"
+    r"\b(instrucción|instrucciones|nota|mensaje) para (la ia|el asistente|el modelo|el chatbot)|"
+    r"\b(istruzion[ei]|nota|messaggio) per (l'ia|l'assistente|il modello|il chatbot)|"
+    r"\b(instrução|instruções|nota|mensagem) para (a ia|o assistente|o modelo|o chatbot)|"
+    r"\b(инструкция|указание|примечание|сообщение) для (ии|ассистента|модели|чат-?бота)|"
+    r"给(ai|人工智能|助手|模型|聊天机器人)的(指令|指示|提示|说明)|(ai|アシスタント|モデル|チャットボット)(へ|に向けて)の(指示|指令|命令|メモ))"
+    r"(\s\w+)?\s*[:：,，]",  # an address: "Note for the AI: ...", not "instructions for the model of care"
+    _I)
 _MULTILINGUAL = (
+    _TO_THE_MODEL,
     re.compile(rf"\b{_IGNORE_VERB}\b\s+(\w+\s+)?{_QUESTION}", _I),
     re.compile(r"(soruyu|質問を?|질문을?|सवाल को|问题).{0,8}(yok say|görmezden gel|無視|무시|अनदेखा|忽略)"),
     re.compile(rf"\b{_IGNORE_VERB}\b.{{0,40}}\b{_INSTRUCTIONS}", _I),

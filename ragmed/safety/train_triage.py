@@ -1,19 +1,20 @@
 """Training the triage classifiers (``ragmed train triage``): deterministic for a seed, seconds once the bank
 is embedded (the embeddings are cached with the index root's embedding cache).
 
-Each bank text gives up to three training rows, as the question can reach the triage: its own embedding
-without concepts (an index without an ontology), with its linked concepts, and the embedding of the
-expanded query retrieval embeds (so the triage can reuse retrieval's embedding). Neighbour similarities
-leave the text itself out. scikit-learn is needed here only.
+Each bank text gives up to four training rows, as the question can reach the triage: its own embedding
+without concepts (an index without an ontology), with its linked concepts, the embedding of the expanded
+query retrieval embeds (so the triage can reuse retrieval's embedding), and the text written with a capital
+and a question mark or full stop (the bank is mostly typed fast). Neighbour similarities leave the text
+itself out. scikit-learn is needed here only.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
-from difflib import SequenceMatcher
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,18 @@ from ragmed.safety.triage_features import ConceptCategories, NeighbourFeatures, 
 from ragmed.types import Concept
 
 ROUTINE_GROUPS = ("near_miss", "routine_general", "personal_general")
+_QUESTION = re.compile(r"^(what|how|why|which|when|where|who|is|are|can|could|does|do|should|would|will|am|was|has|"
+                       r"have)\b|\b(should i|can i|is it|is that|do i|does it|will (he|she|they))\b", re.IGNORECASE)
+
+
+def restyle(text: str) -> str:
+    """``text`` as written with care: a capital first letter and a closing question mark or full stop. The
+    bank is mostly typed fast (lower case, no question mark); questions arrive both ways."""
+    styled = text.strip()
+    styled = styled[:1].upper() + styled[1:]
+    if styled and styled[-1] not in ".?!":
+        styled += "?" if _QUESTION.search(styled) else "."
+    return styled
 
 
 @dataclass
@@ -139,6 +152,9 @@ def train_triage(bank: SafetyBank, embedder: Embedder, *, seed: int = 0, cache: 
     concepts = concepts or ConceptCategories({}, categories)
     raw, _ = embed_with_cache(embedder, rows.texts, cache)
     neighbours = NeighbourFeatures(raw, np.asarray(rows.groups), len(group_names))
+    styled_texts = sorted({restyle(t) for t in rows.texts} - set(rows.texts))
+    styled_vectors, _ = embed_with_cache(embedder, styled_texts, cache)
+    styled = dict(zip(styled_texts, styled_vectors, strict=True))
     linked = [link(t) for t in rows.texts] if link else [(t, []) for t in rows.texts]
     expanded_texts = sorted({text for (text, _), raw_text in zip(linked, rows.texts, strict=True) if text != raw_text})
     expanded_vectors, _ = embed_with_cache(embedder, expanded_texts, cache)
@@ -148,13 +164,15 @@ def train_triage(bank: SafetyBank, embedder: Embedder, *, seed: int = 0, cache: 
     for i, text in enumerate(rows.texts):
         expanded_text, found = linked[i]
         hits = concepts.vector(found)
-        variants = [(raw[i], no_concepts)]
+        variants = [(raw[i], no_concepts, text)]
         if hits.any():
-            variants.append((raw[i], hits))
+            variants.append((raw[i], hits, text))
         if expanded_text in expanded:
-            variants.append((expanded[expanded_text], hits))
-        for vector, concept_hits in variants:
-            x.append(feature_vector(vector, neighbours, concept_hits, text, exclude=[i]))
+            variants.append((expanded[expanded_text], hits, text))
+        if restyle(text) in styled:
+            variants.append((styled[restyle(text)], hits, restyle(text)))
+        for vector, concept_hits, written in variants:
+            x.append(feature_vector(vector, neighbours, concept_hits, written, exclude=[i]))
             y_emergency.append(rows.emergency[i])
             y_personal.append(rows.personal[i])
     matrix = np.vstack(x)
@@ -178,6 +196,7 @@ def train_triage(bank: SafetyBank, embedder: Embedder, *, seed: int = 0, cache: 
         "embedding_model": embedder.model_id, "embedding_dimension": int(raw.shape[1]), "seed": seed, "c": c,
         "bank_sha256": bank.checksum(), "groups": group_names, **classes,
         "training": {"bank_texts": len(rows.texts), "rows": len(x), "expanded_texts": len(expanded_texts),
+                     "restyled_texts": len(styled_texts),
                      "concepts": bool(link), "excluded_as_evaluation_text": len(rows.excluded)},
         "operating_point": operating_point or {"emergency": 0.5, "emergency_clinician": 0.5, "personal": 0.5,
                                                "second": 0.6},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ _CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compile(p, re.I
                     r"first[- ]line|management|explain|mean|normal)\b"),
     ("clinician", r"\b(patients?|pts?|\d+ ?y/?o|year[- ]old (man|woman|male|female)|mg/kg|dosing|titrat\w*|"
                   r"contraindicat\w*|indicat\w*|regimen|prophylaxis|adjust\w*)\b"),
-    ("question_mark", r"\?"),
+    ("question_mark", r"\?\s*$"),
     ("count", r"\b\d+\s*(tablets?|pills?|capsules?|tabs?|doses?|mg|g|ml)\b"),
     ("measure", r"\b\d+(\.\d+)?\s*(°|degrees?|c\b|f\b|weeks?|kg|lbs?|months?|years?)"),
 ))
@@ -66,7 +67,7 @@ class ConceptCategories:
                 self._of.setdefault(curie, set()).add(i)
 
     @classmethod
-    def from_store(cls, store: object, concept_sets: Mapping[str, Sequence[str]],
+    def from_store(cls, store: Any, concept_sets: Mapping[str, Sequence[str]],
                    categories: Sequence[str]) -> ConceptCategories:
         """Expand each category's concept set with its descendants in a ``ConceptStore``."""
         descendants = store.descendants
@@ -113,7 +114,8 @@ class NeighbourFeatures:
         table = np.where(self._members >= 0, np.append(sims, -np.inf)[self._members], -np.inf)
         top = np.partition(table, table.shape[1] - TOP, axis=1)[:, -TOP:]
         found = np.isfinite(top)
-        return (np.where(found, top, 0.0).sum(axis=1) / np.maximum(found.sum(axis=1), 1)).astype(np.float32)
+        means: np.ndarray = np.where(found, top, 0.0).sum(axis=1) / np.maximum(found.sum(axis=1), 1)
+        return means.astype(np.float32)
 
 
 def feature_vector(embedding: np.ndarray, neighbours: NeighbourFeatures, concept_hits: np.ndarray, text: str,
