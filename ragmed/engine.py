@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from ragmed.build import Progress, delete, ingest, open_cache, read_sources
+from ragmed.cite import CitationChecker
 from ragmed.config import Settings, load_settings
 from ragmed.embed import Embedder, make_embedder
-from ragmed.errors import ConfigError, InvalidRequestError
+from ragmed.errors import ConfigError, InvalidRequestError, RequestCancelledError
+from ragmed.generate.relevance import RelevanceGate
 from ragmed.index.docstore import Filters
 from ragmed.index.store import CONCEPTS, IndexStore
 from ragmed.retrieve import Query, Retriever, make_reranker
 from ragmed.safety import Triage, TriageResult, make_triage, redact_passages
-from ragmed.cite import CitationChecker
-from ragmed.generate.relevance import RelevanceGate
 from ragmed.text import is_blank
 from ragmed.types import Answer, AnswerEvent, Concept, Document, IngestReport, Passage, StreamEvent
 
@@ -110,7 +110,8 @@ class Engine:
     # -- reading -------------------------------------------------------------------
     @property
     def revision(self) -> int:
-        return self.store.manifest.revision
+        """The newest committed index revision (another process's writes included)."""
+        return self.store.revision
 
     def _expand(self, text: str) -> Query:
         assert self._ontology is not None
@@ -126,6 +127,11 @@ class Engine:
         """Top-``k`` passages for ``query`` (see ``Retriever.search``); text that instructs the model or the
         reader is blanked and such titles replaced (``ragmed.safety.redact_passages``)."""
         return redact_passages(self.retriever.search(_clean(query), k=k, mode=mode, filters=as_filters(filters)))
+
+    @property
+    def ontology(self) -> Any:
+        """The index's ontology service (linking, expansion, hierarchy), or None when it has no concept store."""
+        return self._ontology
 
     @property
     def checker(self) -> CitationChecker:
@@ -207,7 +213,7 @@ class Engine:
 
     def ask(self, question: str, audience: str | None = None, k: int | None = None,
             filters: Filters | dict[str, Any] | None = None, generator: str | None = None,
-            max_new_tokens: int | None = None) -> Answer:
+            max_new_tokens: int | None = None, cancel: threading.Event | None = None) -> Answer:
         """Answer ``question`` from the index with checked citations.
 
         Args:
@@ -217,12 +223,15 @@ class Engine:
             filters: metadata filters for retrieval.
             generator: backend name for this call (settings.generation.backend when None).
             max_new_tokens: generation limit for this call (settings.generation.max_new_tokens when None).
+            cancel: when set (by another thread), the work stops: retrieval is skipped if it has not
+                started, generation stops at its next token.
 
         Raises:
             InvalidRequestError: an empty question or an unknown audience.
+            RequestCancelledError: ``cancel`` was set before the answer was ready.
         """
         final: Answer | None = None
-        for event in self.stream(question, audience, k, filters, generator, max_new_tokens):
+        for event in self.stream(question, audience, k, filters, generator, max_new_tokens, cancel=cancel):
             if isinstance(event, AnswerEvent):
                 final = event.answer
         assert final is not None
@@ -230,20 +239,25 @@ class Engine:
 
     def stream(self, question: str, audience: str | None = None, k: int | None = None,
                filters: Filters | dict[str, Any] | None = None, generator: str | None = None,
-               max_new_tokens: int | None = None, draft: bool = False) -> Iterator[StreamEvent]:
+               max_new_tokens: int | None = None, draft: bool = False,
+               cancel: threading.Event | None = None) -> Iterator[StreamEvent]:
         """Like ``ask``, streaming: a ``LeadEvent`` (emergency guidance, a declined request) when there is
         one, each checked sentence as a ``SentenceEvent``, then the ``AnswerEvent``. With ``draft`` (the
         clinician audience only) the model's unchecked text also streams, as ``DraftEvent`` pieces.
 
         Raises:
             InvalidRequestError: an empty question, an unknown audience, or a draft asked for the public.
+            RequestCancelledError: ``cancel`` was set (see ``ask``).
         """
         question, audience = _clean(question), self._audience(audience)
         started = time.perf_counter()
+        _check(cancel)
         expanded, passages, retrieval_s = self._retrieve(question, k, filters)
+        _check(cancel)
         answerer = self.answerer(generator, max_new_tokens)
         triage = self._assess(question, audience, expanded)
-        for event in answerer.stream(question, passages, audience, expanded.concepts, draft=draft, triage=triage):
+        for event in answerer.stream(question, passages, audience, expanded.concepts, draft=draft, triage=triage,
+                                     cancel=cancel):
             if isinstance(event, AnswerEvent):
                 event.answer.timings["triage_s"] = round(triage.seconds, 4)
                 event = AnswerEvent(self._finish(event.answer, expanded, retrieval_s, started))
@@ -265,7 +279,8 @@ class Engine:
         elif mode == "oracle":
             passages = [Passage(chunk_id=-1 - i, doc_id=f"context:{i}", text=t, score=1.0, start=0, end=len(t))
                         for i, t in enumerate(context or [])]
-        return self.answerer(generator).choose(question, options, passages)
+        choice: tuple[str, dict[str, float]] = self.answerer(generator).choose(question, options, passages)
+        return choice
 
     def _audience(self, audience: str | None) -> str:
         audience = audience or self.settings.safety.audience
@@ -289,7 +304,7 @@ class Engine:
     def info(self) -> dict[str, Any]:
         from ragmed.knowledge import GEMMA_NOTICE, load_manifest
 
-        info = self.store.info()
+        info = self.store.info().to_dict()
         info["generator"] = self.settings.generation.backend
         info["concepts"] = self._ontology.count() if self._ontology else 0
         try:
@@ -317,6 +332,11 @@ class Engine:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise RequestCancelledError("the request was cancelled")
 
 
 def _clean(question: str) -> str:
