@@ -64,7 +64,9 @@ class ConceptOut(BaseModel):
 class FlagOut(BaseModel):
     kind: Literal["emergency", "declined", "disclaimer", "injection"]
     message: str
-    rule: str = ""
+    rule: str = Field("", description="What was found: the emergency category, dosing or diagnosis, passage:N.")
+    source: str = Field("", description="The public page the guidance comes from (MedlinePlus, CDC, NHS).")
+    url: str | None = None
 
 
 class SentenceOut(BaseModel):
@@ -136,6 +138,14 @@ class DocumentOut(BaseModel):
     year: int | None = None
 
 
+class FlaggedOut(BaseModel):
+    doc_id: str
+    field: str = Field(description="text or title.")
+    start: int
+    end: int
+    score: float
+
+
 class IngestOut(BaseModel):
     added: int
     updated: int
@@ -145,6 +155,9 @@ class IngestOut(BaseModel):
     chunks_embedded: int
     chunks_cached: int
     errors: list[str] = Field(description="One 'where: why' line per skipped record.")
+    flagged: list[FlaggedOut] = Field(default_factory=list, description="Text of the added documents that reads "
+                                      "like an instruction to the model or the reader; it is never quoted, cited, "
+                                      "shown as a title or prompted.")
     index_revision: int
 
 

@@ -119,6 +119,76 @@ def retrieval(
     out.print(f"results: {json_path}  {md_path}")
 
 
+@app.command("safety")
+def safety(
+    split: str = typer.Option("test", "--split", help="dev, test or all (tune on dev, report test)."),
+    questions: Path = typer.Option(Path("eval/sets/safety/questions.jsonl"), "--set", help="The labelled safety set."),
+    index: str | None = typer.Option(None, "--index", "-i", help="Index whose concept store links concepts "
+                                        "(default: settings' index, else one built from the knowledge manifest)."),
+    backend: str | None = typer.Option(None, "--backend", help="semantic or rules (default: settings.safety.triage)."),
+    injection: bool = typer.Option(True, "--injection/--no-injection", help="Add the injection figures "
+                                   "(eval/sets/injection/passages.jsonl) when the set is there."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Triage recall per emergency category, false alarms, declines, clinician over-refusal and time per question."""
+    from eval.safety import evaluate_safety, load_items, production_triage, render
+    from ragmed.config import load_settings
+
+    try:
+        items = load_items(questions, split)
+        triage, link, embed = production_triage(load_settings(), index, backend=backend)
+        report = evaluate_safety(triage, items, link, embed, split=split)
+        passages = Path("eval/sets/injection/passages.jsonl")
+        detection = _injection_report(passages, split) if injection and passages.exists() else None
+    except RagmedError as exc:
+        _fail(exc)
+    if as_json:
+        out.print_json(json.dumps({"safety": report.to_dict(),
+                                   "injection": detection.to_dict() if detection else None}))
+        return
+    from eval.injection import render as render_injection
+
+    out.print(render(report))
+    if detection is not None:
+        out.print("\n" + render_injection(detection))
+
+
+def _injection_report(path: Path, split: str) -> Any:
+    from eval.injection import evaluate_injection, load_passages
+    from ragmed.safety import default_detector
+
+    return evaluate_injection(default_detector(), load_passages(path, split), split)
+
+
+@app.command("injection")
+def injection(
+    split: str = typer.Option("test", "--split", help="dev, test or all."),
+    passages: Path = typer.Option(Path("eval/sets/injection/passages.jsonl"), "--set", help="The labelled passages."),
+    poisoned: bool = typer.Option(False, "--poisoned", help="Also index the poisoned documents "
+                                  "(eval/sets/injection/poisoned_docs.jsonl) and ask each one's question."),
+    generator: str = typer.Option("extractive", "--generator", "-g", help="Generator for --poisoned answers."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Detection recall on injected passages and false flags on clean ones, per language and technique."""
+    from eval.injection import evaluate_poisoned, render
+    from ragmed.config import load_settings
+
+    try:
+        report = _injection_report(passages, split)
+        attack = evaluate_poisoned(load_settings(), split=split, generator=generator) if poisoned else None
+    except RagmedError as exc:
+        _fail(exc)
+    if as_json:
+        out.print_json(json.dumps({**report.to_dict(), "poisoned": attack.to_dict() if attack else None}))
+        return
+    out.print(render(report))
+    if attack is not None:
+        out.print(f"\npoisoned documents ({attack.split}, {attack.generator}): {attack.n} indexed, "
+                  f"{attack.flagged_at_ingest} flagged at ingest; answers showing the planted instruction: "
+                  f"{len(attack.answers_showing_instruction)}/{attack.n} {attack.answers_showing_instruction or ''}; "
+                  f"answers citing their poisoned document: {attack.answers_citing_document}/{attack.n}")
+
+
 @app.command("citations")
 def citations(
     gold: Path | None = typer.Option(None, "--gold", help="Gold JSONL of question/claim/evidence/evidence_title/label "

@@ -104,6 +104,7 @@ def _commit(store: IndexStore, embedder: Embedder, documents: list[Document], se
     if not changed:
         return
     _add_focus(store, changed)
+    _flag_instructions(changed, report)
     chunked = [(d, chunk_document(d, settings.chunking)) for d in changed]
     texts = [c.text for _, chunks in chunked for c in chunks]
     if progress:
@@ -133,6 +134,20 @@ def _add_focus(store: IndexStore, documents: list[Document]) -> None:
             document.metadata["focus"] = document_focus(document, service)
     finally:
         service.close()
+
+
+def _flag_instructions(documents: list[Document], report: IngestReport) -> None:
+    """Record in each document's metadata, and in ``report.flagged``, the sentences and title that read
+    like instructions to the model or the reader (they are kept out of prompts and answers)."""
+    from ragmed.safety import scan_document
+    from ragmed.types import FlaggedText
+
+    for document in documents:
+        spans = scan_document(document)
+        document.metadata.pop("injection", None)
+        if spans:
+            document.metadata["injection"] = spans
+            report.flagged += [FlaggedText(document.id, s["field"], s["start"], s["end"], s["score"]) for s in spans]
 
 
 def delete(store: IndexStore, doc_ids: Sequence[str]) -> int:

@@ -107,10 +107,14 @@ def _report_and_exit(report: IngestReport, as_json: bool) -> NoReturn:
     else:
         for error in report.errors:
             console.print(f"[yellow]skipped[/yellow] {error}")
+        for flagged in report.flagged:
+            console.print(f"[yellow]instruction kept out of answers[/yellow] {flagged}")
         deleted = f", deleted {report.deleted}" if report.deleted else ""
+        found = (f"; {len(report.flagged)} instruction(s) in {len({f.doc_id for f in report.flagged})} document(s) "
+                 "kept out of answers") if report.flagged else ""
         out.print(f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}{deleted}, "
                   f"skipped {report.skipped}; chunks embedded {report.chunks_embedded}, "
-                  f"reused from cache {report.chunks_cached}")
+                  f"reused from cache {report.chunks_cached}{found}")
     status = ingest_status(report)
     if status == EXIT_ERROR:
         why = f"every input or record failed; first: {report.errors[0]}" if report.errors \
@@ -380,9 +384,12 @@ def _register_optional() -> None:
     from ragmed.ontology.cli import register as register_ontology
 
     register_ontology(app)
+    from ragmed.safety.cli import register as register_safety
     from ragmed.train_cli import app as train_app
 
-    app.add_typer(train_app, name="train", help="Train the models ragmed ships (the citation verifier).")
+    register_safety(train_app)
+    app.add_typer(train_app, name="train", help="Train the models ragmed ships (citation verifier, triage, "
+                  "injection detector).")
     try:
         from eval.cli import app as eval_app
     except ModuleNotFoundError as exc:

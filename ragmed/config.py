@@ -161,6 +161,19 @@ class SafetySettings(_Section):
         "This information is educational and is not a substitute for advice from a health professional.",
         description="Disclaimer added to public answers.",
     )
+    triage: Literal["semantic", "rules"] = Field(
+        "semantic", description="Triage backend: 'semantic' (concepts, sentence embedding and bank similarity, "
+        "rules as a floor) or 'rules' (the floor alone).")
+    bank: Path | None = Field(None, description="Safety bank folder (categories, guidance, examples); None: the "
+                              "'safety' folder next to the knowledge manifest.")
+    emergency_threshold: float | None = Field(
+        None, description="Probability of an emergency at which guidance is shown to the public; None: the "
+        "trained weights' operating point.", gt=0, le=1)
+    emergency_threshold_clinician: float | None = Field(
+        None, description="The same for the clinician audience; None: the weights' operating point.", gt=0, le=1)
+    personal_threshold: float | None = Field(
+        None, description="Probability of a personal dose or diagnosis request at which the public is declined; "
+        "None: the weights' operating point.", gt=0, le=1)
 
 
 class ApiSettings(_Section):

@@ -21,6 +21,7 @@ from ragmed.generate.relevance import RelevanceGate
 from ragmed.index.docstore import Filters
 from ragmed.index.store import CONCEPTS, IndexStore
 from ragmed.retrieve import Query, Retriever, make_reranker
+from ragmed.safety import Triage, TriageResult, make_triage, redact_passages
 from ragmed.text import is_blank
 from ragmed.types import Answer, AnswerEvent, Concept, Document, IngestReport, Passage, StreamEvent
 
@@ -73,6 +74,7 @@ class Engine:
         self._answerers: dict[tuple[str, int], Any] = {}
         self._answer_lock = threading.Lock()
         self._checker: CitationChecker | None = None
+        self._triage: Triage | None = None
 
     # -- opening -------------------------------------------------------------------
     @classmethod
@@ -122,8 +124,9 @@ class Engine:
 
     def search(self, query: str, k: int | None = None, mode: str | None = None,
                filters: Filters | dict[str, Any] | None = None) -> list[Passage]:
-        """Top-``k`` passages for ``query`` (see ``Retriever.search``)."""
-        return self.retriever.search(_clean(query), k=k, mode=mode, filters=as_filters(filters))
+        """Top-``k`` passages for ``query`` (see ``Retriever.search``); text that instructs the model or the
+        reader is blanked and such titles replaced (``ragmed.safety.redact_passages``)."""
+        return redact_passages(self.retriever.search(_clean(query), k=k, mode=mode, filters=as_filters(filters)))
 
     @property
     def ontology(self) -> Any:
@@ -146,6 +149,32 @@ class Engine:
                 topic = TopicJudge(self._ontology) if self._ontology else None
                 self._checker = CitationChecker(verifier, self.settings.verifier.support_threshold, topic)
             return self._checker
+
+    @property
+    def triage(self) -> Triage:
+        """The triage stage (``settings.safety.triage``), with this index's ontology concepts; built once.
+
+        Raises:
+            ConfigError: the safety bank or the triage weights cannot be read.
+        """
+        with self._answer_lock:
+            if self._triage is None:
+                self._triage = make_triage(self.settings, self.embedder,
+                                           self._ontology.store if self._ontology else None)
+            return self._triage
+
+    def assess(self, question: str, audience: str | None = None) -> TriageResult:
+        """Emergency guidance and declined personal requests for ``question`` (see ``Triage.assess``).
+
+        Raises:
+            InvalidRequestError: an empty question or an unknown audience.
+        """
+        question, audience = _clean(question), self._audience(audience)
+        return self._assess(question, audience, self.retriever.expand(question))
+
+    def _assess(self, question: str, audience: str, expanded: Query) -> TriageResult:
+        # The expanded query is the text dense retrieval embedded: its embedding comes from the query cache.
+        return self.triage.assess(question, audience, expanded.concepts, embed_text=expanded.dense_text)  # type: ignore[arg-type]
 
     def answerer(self, backend: str | None = None, max_new_tokens: int | None = None) -> Any:
         """The answerer for a generator backend (settings' default when None), built once.
@@ -180,7 +209,7 @@ class Engine:
         started = time.perf_counter()
         expanded = self.retriever.expand(question)
         passages = self.retriever.search(question, k=k, mode=mode, filters=as_filters(filters), expanded=expanded)
-        return expanded, passages, time.perf_counter() - started
+        return expanded, redact_passages(passages), time.perf_counter() - started
 
     def ask(self, question: str, audience: str | None = None, k: int | None = None,
             filters: Filters | dict[str, Any] | None = None, generator: str | None = None,
@@ -226,8 +255,11 @@ class Engine:
         expanded, passages, retrieval_s = self._retrieve(question, k, filters)
         _check(cancel)
         answerer = self.answerer(generator, max_new_tokens)
-        for event in answerer.stream(question, passages, audience, expanded.concepts, draft=draft, cancel=cancel):
+        triage = self._assess(question, audience, expanded)
+        for event in answerer.stream(question, passages, audience, expanded.concepts, draft=draft, triage=triage,
+                                     cancel=cancel):
             if isinstance(event, AnswerEvent):
+                event.answer.timings["triage_s"] = round(triage.seconds, 4)
                 event = AnswerEvent(self._finish(event.answer, expanded, retrieval_s, started))
             yield event
 
@@ -247,7 +279,8 @@ class Engine:
         elif mode == "oracle":
             passages = [Passage(chunk_id=-1 - i, doc_id=f"context:{i}", text=t, score=1.0, start=0, end=len(t))
                         for i, t in enumerate(context or [])]
-        return self.answerer(generator).choose(question, options, passages)
+        choice: tuple[str, dict[str, float]] = self.answerer(generator).choose(question, options, passages)
+        return choice
 
     def _audience(self, audience: str | None) -> str:
         audience = audience or self.settings.safety.audience

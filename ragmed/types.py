@@ -138,11 +138,17 @@ class Concept:
 
 @dataclass
 class SafetyFlag:
-    """A safety finding: an emergency red flag, a declined request, or a disclaimer."""
+    """A safety finding: an emergency red flag, a declined request, a disclaimer, or injected text.
+
+    ``rule`` names what was found (the emergency category, ``dosing``/``diagnosis``, ``passage:N``);
+    ``source`` and ``url`` name the public page the guidance comes from.
+    """
 
     kind: Literal["emergency", "declined", "disclaimer", "injection"]
     message: str
     rule: str = ""
+    source: str = ""
+    url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -199,8 +205,24 @@ class RecordError:
 
 
 @dataclass
+class FlaggedText:
+    """Text of an ingested document that reads like an instruction to the model or the reader: it is kept
+    with the document (``metadata["injection"]``) and never quoted, cited, shown as a title or prompted."""
+
+    doc_id: str
+    field: str
+    start: int
+    end: int
+    score: float = 1.0
+
+    def __str__(self) -> str:
+        return f"{self.doc_id} {self.field}[{self.start}:{self.end}]"
+
+
+@dataclass
 class IngestReport:
-    """Counts of one ingest run; ``errors`` name every skipped record."""
+    """Counts of one ingest run; ``errors`` name every skipped record, ``flagged`` every instruction found
+    in the documents added or updated."""
 
     added: int = 0
     updated: int = 0
@@ -210,6 +232,7 @@ class IngestReport:
     chunks_embedded: int = 0
     chunks_cached: int = 0
     errors: list[RecordError] = field(default_factory=list)
+    flagged: list[FlaggedText] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -30,7 +30,7 @@ from ragmed.generate.factory import make_generator
 from ragmed.generate.finish import drop_withheld, finish, withheld
 from ragmed.generate.prompt import Prompt, answer_prompt
 from ragmed.generate.relevance import RelevanceGate
-from ragmed.safety import declined, red_flags
+from ragmed.safety import Triage, TriageResult, make_triage, redact_passages
 from ragmed.types import (
     Answer,
     AnswerEvent,
@@ -62,10 +62,13 @@ class Answerer:
         checker: the citation checker; the configured verifier without a topic check when None.
         gate: decides whether the evidence is about the question (by embedding similarity); none when
             there is no embedder, and then every passage counts.
+        triage: the triage stage, used when ``stream`` is not given the question's triage; built on first
+            use by ``make_triage`` (semantic with an embedder, the rules otherwise) when None.
     """
 
     def __init__(self, settings: Settings | None = None, embedder: Any = None, generator: Generator | None = None,
-                 checker: CitationChecker | None = None, gate: RelevanceGate | None = None) -> None:
+                 checker: CitationChecker | None = None, gate: RelevanceGate | None = None,
+                 triage: Triage | None = None) -> None:
         settings = settings or Settings()
         if checker is None:
             from ragmed.verify import make_verifier
@@ -78,6 +81,13 @@ class Answerer:
         self._generator: Any = generator if generator is not None else _UNSET
         self._load_error: str | None = None
         self._lock = threading.Lock()
+        self._embedder, self._triage = embedder, triage
+
+    def triage(self) -> Triage:
+        """The triage stage used when ``stream`` is given no triage result (built on first call)."""
+        if self._triage is None:
+            self._triage = make_triage(self.settings, self._embedder)
+        return self._triage
 
     def generator(self) -> Generator | None:
         """The generator in use (built on first call), or None for the extractive answer.
@@ -95,10 +105,10 @@ class Answerer:
         return self._generator  # type: ignore[no-any-return]
 
     def answer(self, question: str, passages: list[Passage], audience: Audience | None = None,
-               concepts: Sequence[Concept] = ()) -> Answer:
+               concepts: Sequence[Concept] = (), triage: TriageResult | None = None) -> Answer:
         """A checked, cited answer to ``question`` from ``passages`` (see ``stream``)."""
         final: Answer | None = None
-        for event in self.stream(question, passages, audience, concepts):
+        for event in self.stream(question, passages, audience, concepts, triage=triage):
             if isinstance(event, AnswerEvent):
                 final = event.answer
         assert final is not None
@@ -106,6 +116,7 @@ class Answerer:
 
     def stream(self, question: str, passages: list[Passage], audience: Audience | None = None,
                concepts: Sequence[Concept] = (), draft: bool = False,
+               triage: TriageResult | None = None,
                cancel: threading.Event | None = None) -> Iterator[StreamEvent]:
         """Stream the answer: a ``LeadEvent`` (emergency guidance, a declined request) when there is one,
         then each checked sentence as a ``SentenceEvent``, then the final ``AnswerEvent``.
@@ -116,6 +127,8 @@ class Answerer:
             audience: "clinician" or "public" (settings' default when None).
             concepts: concepts linked in the question (their conditions drive the topic check).
             draft: also stream the model's unchecked text as ``DraftEvent`` pieces (clinicians only).
+            triage: the question's triage when the caller has it (the engine does); assessed here otherwise.
+                Evidence text that instructs the model or the reader is blanked before use.
             cancel: set by another thread to stop: generation stops at its next token.
 
         Raises:
@@ -129,8 +142,10 @@ class Answerer:
             raise InvalidRequestError(f"audience must be 'clinician' or 'public', got {audience!r}")
         if draft and audience != "clinician":
             raise InvalidRequestError("draft: the unchecked draft is only streamed to the clinician audience")
-        emergencies = red_flags(question)
-        refusal = declined(question, audience)
+        triage = triage or self.triage().assess(question, audience, concepts)
+        emergencies = [e.flag() for e in triage.emergencies]
+        refusal = triage.decline.flag() if triage.decline else None
+        passages = redact_passages(passages)
         lead = [*emergencies, *([refusal] if refusal else [])]
         if lead:
             yield LeadEvent(" ".join(f.message for f in lead), list(lead))

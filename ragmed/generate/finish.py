@@ -30,7 +30,7 @@ def finish(body: Answer, question: str, audience: Audience, emergencies: list[Sa
         parts.append(refusal.message if not body.abstained else refusal.message.replace(" General information follows.", ""))
     if body.text.strip() and not (body.abstained and (emergencies or refusal)):
         parts.append(body.text)
-    flags = list(emergencies) + ([refusal] if refusal else []) + injection_flags([p.text for p in body.passages])
+    flags = list(emergencies) + ([refusal] if refusal else []) + injection_flags(body.passages)
     if audience == "public" and disclaimer_text:
         parts.append(disclaimer_text)
         flags.append(disclaimer(disclaimer_text))

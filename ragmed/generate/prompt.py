@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ragmed.safety import looks_like_injection
+from ragmed.safety import default_detector, looks_like_injection
 from ragmed.text import approx_tokens, split_sentences
 from ragmed.types import Audience, Passage
 
@@ -62,8 +62,12 @@ class Prompt:
 def sanitize(text: str) -> str:
     """Evidence text made safe to quote: one line, instruction-like sentences and prompt markers replaced."""
     flat = " ".join(text.split())
-    parts = [REMOVED if looks_like_injection(flat[s:e]) else flat[s:e] for s, e in split_sentences(flat)]
-    return _SECTION.sub(lambda m: m.group(1).lower() + " -", _MARKERS.sub(" ", " ".join(parts))).strip()
+    parts, end = [], 0
+    for span in default_detector().find(flat):
+        parts += [flat[end:span.start], REMOVED]
+        end = span.end
+    kept = "".join(parts) + flat[end:]
+    return _SECTION.sub(lambda m: m.group(1).lower() + " -", _MARKERS.sub(" ", kept)).strip()
 
 
 def _fit(text: str, budget: int, count: Callable[[str], int]) -> str:
@@ -84,7 +88,7 @@ def _evidence(passages: list[Passage], budget: int, count: Callable[[str], int])
     used: list[Passage] = []
     for p in passages:
         body = sanitize(p.text)
-        title = sanitize(p.title)
+        title = "" if looks_like_injection(p.title) else sanitize(p.title)
         head = f"[{len(used) + 1}] {title + '. ' if title and not body.startswith(title) else ''}"
         room = budget - count(head) - 1
         fitted = _fit(body, room, count) if room > 8 else ""
