@@ -7,10 +7,11 @@ the same sentence with its negation flipped, with a number changed (records whos
 with its key entity swapped for another record's (a MeSH heading or, failing that, its longest content word
 shared with the abstract), and the original sentence against another record's abstract.
 
-    python bench/citation_check.py [--limit N] [--no-embedder] [--threshold T]
+    python bench/citation_check.py [--limit N] [--backend trained --backend lexical] [--threshold T]
 
-Prints precision and recall of "supported" verdicts, the rate at which each perturbation is rejected, and a
-threshold sweep.
+Each claim is scored against every passage of its abstract by each verifier backend, as answers are checked
+(the rules floor included). Prints, per backend, precision and recall of "supported" verdicts at the
+configured threshold, the rate at which each perturbation is rejected, and a threshold sweep.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from ragmed.cite import CitationChecker, terms
+from ragmed.cite import contradicts, terms
 from ragmed.config import Settings
+from ragmed.verify import make_verifier
+from ragmed.verify.base import ClaimPair
 from ragmed.text import split_sentences, words
 from ragmed.types import Passage
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pubmedqa" / "pqal_public_500.json"
+DATA = Path(__file__).resolve().parents[1] / "knowledge" / "literature" / "pubmedqa" / "pqal_public_500.json"
 _AUX = re.compile(r"\b(is|are|was|were|may|might|can|could|should|does|do|did|has|have|had|will|would|seems?|appears?)\b")
 _NEG = re.compile(r"\b(did|does|do|was|were|is|are|could|can|may|might|should|has|have|had|will|would) not\b|\bno longer\b|\bnot\b|\bno\b")
 
@@ -126,35 +129,46 @@ def build(limit: int | None) -> list[tuple[str, str, list[Passage]]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="records used (default all 500)")
-    parser.add_argument("--no-embedder", action="store_true", help="score with words and numbers only")
-    parser.add_argument("--threshold", type=float, default=None, help="default: settings.generation.support_threshold")
+    parser.add_argument("--backend", action="append", default=None,
+                        help="verifier backend (trained, lexical, cross-encoder); repeatable; default trained and lexical")
+    parser.add_argument("--threshold", type=float, default=None, help="default: settings.verifier.support_threshold")
     args = parser.parse_args()
     if not DATA.exists():
         raise SystemExit(f"PubMedQA file not found: {DATA}")
-    threshold = args.threshold if args.threshold is not None else Settings().generation.support_threshold
-    checker = CitationChecker(threshold=threshold, embedder=None if args.no_embedder else CachedEmbedder())
+    settings = Settings()
+    threshold = args.threshold if args.threshold is not None else settings.verifier.support_threshold
     items = build(args.limit)
-    scored = [(kind, max(s.score for s in checker.support(sentence, passages))) for kind, sentence, passages in items]
+    counts = {k: sum(1 for kk, _, _ in items if kk == k) for k in ("supported", "negation", "number", "entity", "other_abstract")}
+    print(f"check set: {counts}")
+    for backend in args.backend or ["trained", "lexical"]:
+        embedder = CachedEmbedder() if backend == "lexical" else None
+        verifier = make_verifier(settings.verifier.model_copy(update={"backend": backend}), embedder)
+        pairs = [(n, ClaimPair(sentence, p.text, "", p.title)) for n, (_, sentence, passages) in enumerate(items)
+                 for p in passages]
+        best = [0.0] * len(items)
+        for (n, pair), verdict in zip(pairs, verifier.support([pair for _, pair in pairs])):
+            if not contradicts(pair.claim, pair.evidence[verdict.start:verdict.end]):
+                best[n] = max(best[n], verdict.probability)
+        scored = [(kind, b) for (kind, _, _), b in zip(items, best)]
 
-    def report(t: float) -> tuple[float, float, dict[str, float]]:
-        tp = sum(1 for k, s in scored if k == "supported" and s >= t)
-        fp = sum(1 for k, s in scored if k != "supported" and s >= t)
-        pos = sum(1 for k, _ in scored if k == "supported")
-        rates = {}
-        for kind in ("negation", "number", "entity", "other_abstract"):
-            group = [s for k, s in scored if k == kind]
-            rates[kind] = sum(s < t for s in group) / max(len(group), 1)
-        return tp / max(tp + fp, 1), tp / max(pos, 1), rates
+        def report(t: float, scored: list[tuple[str, float]] = scored) -> tuple[float, float, dict[str, float]]:
+            tp = sum(1 for k, s in scored if k == "supported" and s >= t)
+            fp = sum(1 for k, s in scored if k != "supported" and s >= t)
+            pos = sum(1 for k, _ in scored if k == "supported")
+            rates = {}
+            for kind in ("negation", "number", "entity", "other_abstract"):
+                group = [s for k, s in scored if k == kind]
+                rates[kind] = sum(s < t for s in group) / max(len(group), 1)
+            return tp / max(tp + fp, 1), tp / max(pos, 1), rates
 
-    counts = {k: sum(1 for kk, _ in scored if kk == k) for k in ("supported", "negation", "number", "entity", "other_abstract")}
-    print(f"check set: {counts}  embedder: {'none' if args.no_embedder else 'all-MiniLM-L6-v2'}")
-    p, r, rates = report(threshold)
-    print(f"threshold {threshold:.2f}: precision {p:.3f}  recall {r:.3f}  F1 {2 * p * r / max(p + r, 1e-9):.3f}")
-    print("unsupported rejected: " + "  ".join(f"{k} {v:.3f}" for k, v in rates.items()))
-    print("sweep (threshold precision recall F1 | rejected negation number entity other):")
-    for t in [x / 100 for x in range(25, 76, 5)]:
-        p, r, rates = report(t)
-        print(f"  {t:.2f}  {p:.3f} {r:.3f} {2 * p * r / max(p + r, 1e-9):.3f} | " + " ".join(f"{v:.3f}" for v in rates.values()))
+        t0 = threshold if backend != "lexical" else 0.5
+        p, r, rates = report(t0)
+        print(f"{backend}: threshold {t0:.2f}: precision {p:.3f}  recall {r:.3f}  F1 {2 * p * r / max(p + r, 1e-9):.3f}")
+        print("  unsupported rejected: " + "  ".join(f"{k} {v:.3f}" for k, v in rates.items()))
+        print("  sweep (threshold precision recall F1 | rejected negation number entity other):")
+        for t in (0.3, 0.5, 0.7, 0.8, 0.9, 0.95):
+            p, r, rates = report(t)
+            print(f"    {t:.2f}  {p:.3f} {r:.3f} {2 * p * r / max(p + r, 1e-9):.3f} | " + " ".join(f"{v:.3f}" for v in rates.values()))
 
 
 if __name__ == "__main__":
