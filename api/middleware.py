@@ -73,6 +73,15 @@ class ObservabilityMiddleware:
         scope.setdefault("state", {})
         status = 500
         started = time.perf_counter()
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            recorded = True
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.metrics.observe_request(route, scope["method"], status, elapsed)
+            self._log(scope, logged_id, route, status, elapsed)
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -80,6 +89,8 @@ class ObservabilityMiddleware:
                 status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode("latin-1"))]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False) and not recorded:
+                record()  # before the last byte leaves: a client that has its answer finds it counted and logged
             await send(message)
 
         self.metrics.in_progress.inc()
@@ -87,10 +98,8 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             self.metrics.in_progress.dec()
-            elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.metrics.observe_request(route, scope["method"], status, elapsed)
-            self._log(scope, logged_id, route, status, elapsed)
+            if not recorded:  # no complete response: the client left, or the app failed
+                record()
 
     def _log(self, scope: Scope, request_id: str, route: str, status: int, elapsed: float) -> None:
         if not access_logger.isEnabledFor(logging.INFO):

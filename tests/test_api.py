@@ -189,7 +189,7 @@ def test_malformed_keys_are_refused_without_echoing_them(entry: str) -> None:
 # --- integration: reading endpoints --------------------------------------------------------
 def read_sse(client: httpx.Client, body: dict[str, Any], path: str = "/v1/ask",
              headers: dict[str, str] | None = None) -> list[tuple[str, Any]]:
-    with connect_sse(client, "POST", path, json=body, headers=headers) as source:
+    with connect_sse(client, "POST", path, json=body, headers=dict(headers or {})) as source:
         assert source.response.status_code == 200, source.response.read()
         assert source.response.headers["content-type"].startswith("text/event-stream")
         return [(event.event, json.loads(event.data)) for event in source.iter_sse()]

@@ -87,7 +87,7 @@ def test_identifiers_sent_through_every_endpoint_never_reach_the_logs(small_inde
         one_per_class = {r["class"]: r for r in ROWS}.values()
         for row in ROWS:
             text, ident = row["text"], row["identifier"]
-            c.post("/v1/search", json={"query": text}, headers={"X-Request-ID": ident})
+            c.post("/v1/search", json={"query": text}, headers={"X-Request-ID": ident.encode()})  # as UTF-8 bytes: names need not be ASCII
             c.get("/v1/concepts", params={"q": text})
             c.get("/v1/documents/" + quote(ident, safe=""))
             c.get("/healthz?patient=" + quote(ident))
