@@ -54,6 +54,26 @@ class IndexSettings(_Section):
     use_gpu: bool = Field(True, description="Move the index to the GPU for search when faiss reports one.")
     nprobe: int = Field(16, description="IVF lists probed per query.", gt=0)
     hnsw_ef_search: int = Field(64, description="HNSW efSearch.", gt=0)
+    faiss_threads: int = Field(
+        1, description="OpenMP threads faiss uses in this process. One query at a time gains nothing from more and "
+        "loses much to thread hand-offs when the cores are busy; raise it for batch searches. 0 keeps faiss's default.",
+        ge=0)
+    vector_backend: Literal["faiss"] = Field("faiss", description="Vector index backend of new indexes.")
+    lexical_backend: Literal["bm25"] = Field("bm25", description="Lexical index backend of new indexes.")
+    bm25_k1: float = Field(1.5, description="BM25 term-frequency saturation k1.", gt=0)
+    bm25_b: float = Field(0.75, description="BM25 document-length normalisation b.", ge=0, le=1)
+    writer_timeout_s: float = Field(
+        30.0, description="Seconds a write waits for another process's write to the same index before it fails "
+        "with an error naming that process.", ge=0)
+    merge_min_changes: int = Field(
+        2000, description="Changes (chunks added or removed) kept beside an index's base files before they are "
+        "merged into new base files (also the least that triggers a merge).", gt=0)
+    merge_fraction: float = Field(
+        0.1, description="Changes kept beside the base files, as a fraction of the base's chunks, before a merge "
+        "(whichever of this and merge_min_changes is larger).", ge=0)
+    repair_on_open: bool = Field(
+        True, description="When FAISS, BM25 and the docstore disagree on opening an index, rebuild FAISS and BM25 "
+        "from the docstore's stored vectors and texts; when false, refuse with an error.")
 
 
 class EmbeddingSettings(_Section):

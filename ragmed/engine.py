@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from ragmed.build import Progress, delete, ingest, open_cache, read_sources
+from ragmed.cite import CitationChecker
 from ragmed.config import Settings, load_settings
 from ragmed.embed import Embedder, make_embedder
 from ragmed.errors import ConfigError, InvalidRequestError, RequestCancelledError
+from ragmed.generate.relevance import RelevanceGate
 from ragmed.index.docstore import Filters
 from ragmed.index.store import CONCEPTS, IndexStore
 from ragmed.retrieve import Query, Retriever, make_reranker
-from ragmed.cite import CitationChecker
-from ragmed.generate.relevance import RelevanceGate
 from ragmed.text import is_blank
 from ragmed.types import Answer, AnswerEvent, Concept, Document, IngestReport, Passage, StreamEvent
 
@@ -108,7 +108,8 @@ class Engine:
     # -- reading -------------------------------------------------------------------
     @property
     def revision(self) -> int:
-        return self.store.manifest.revision
+        """The newest committed index revision (another process's writes included)."""
+        return self.store.revision
 
     def _expand(self, text: str) -> Query:
         assert self._ontology is not None
@@ -270,7 +271,7 @@ class Engine:
     def info(self) -> dict[str, Any]:
         from ragmed.knowledge import GEMMA_NOTICE, load_manifest
 
-        info = self.store.info()
+        info = self.store.info().to_dict()
         info["generator"] = self.settings.generation.backend
         info["concepts"] = self._ontology.count() if self._ontology else 0
         try:

@@ -9,6 +9,7 @@ Every error derives from ``RagmedError``::
     ├── IndexError_          index storage problems
     │   ├── IndexNotFoundError    the named index does not exist (lists the ones that do)
     │   ├── IndexCorruptError     a damaged or inconsistent index file
+    │   ├── IndexLockedError      another process is writing to the index (names it)
     │   └── ModelMismatchError    the index was built with another embedding model
     ├── RetrievalError       a search that cannot be run as asked (bad filter, bad mode)
     ├── GenerationError      a generator backend failed or is unavailable
@@ -50,6 +51,10 @@ class IndexNotFoundError(IndexError_):
 
 class IndexCorruptError(IndexError_):
     """An index file is damaged or inconsistent with its manifest."""
+
+
+class IndexLockedError(IndexError_):
+    """Another process held the index's writer lock for longer than the write was willing to wait."""
 
 
 class ModelMismatchError(IndexError_):

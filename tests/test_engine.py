@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ragmed.types import DraftEvent
-
 from ragmed.errors import InvalidRequestError
+from ragmed.types import DraftEvent
 
 pytest.importorskip("llama_cpp", reason="the llm extra (llama-cpp-python) is not installed")
 

@@ -6,12 +6,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ragmed.types import LeadEvent
-
 from ragmed.config import load_settings
 from ragmed.generate.answer import Answerer
 from ragmed.safety import declined, injection_flags, looks_like_injection, red_flags
-from ragmed.types import Passage
+from ragmed.types import LeadEvent, Passage
 
 
 def medquad_passages(path, limit: int = 6) -> list[Passage]:  # type: ignore[no-untyped-def]

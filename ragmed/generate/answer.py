@@ -148,8 +148,7 @@ class Answerer:
                                        max_new_tokens=cfg.max_new_tokens, audience=audience,
                                        count_tokens=getattr(generator, "count_tokens", None))
                 session = self.checker.session(prompt.passages, question, conditions)
-                for event in self._generate(generator, prompt, session, refusal, draft, cancel):
-                    yield event
+                yield from self._generate(generator, prompt, session, refusal, draft, cancel)
             except (GenerationError, ValueError) as exc:
                 reason = str(exc)
                 log.warning("generation failed, answering extractively", extra={"backend": generator.name, "error": reason})
