@@ -1,6 +1,9 @@
 """Identifiers in logs: send every synthetic identifier through every endpoint of a real server, then count the
 identifiers that appear anywhere in what the server wrote (stdout and stderr: access log, application log,
-uvicorn's log), as sent, in any case, URL-encoded or JSON-escaped.
+uvicorn's log), as sent, in any case, URL-encoded or JSON-escaped. An identifier counts where it stands as a
+token of its own (not inside a longer word, number or hash); the numbers and keyed hashes of access-log lines
+(timestamps, durations, lengths, ``*_hmac``) and progress bars are left out of the search, so that an age such
+as "93" is not found in a duration of 93.4 ms.
 
 The server is ``ragmed serve`` in a subprocess on 127.0.0.1 over a copy of the index (writes do not touch the
 original), logging at DEBUG, with a write key and rate limits lifted. By default it runs twice: once as
@@ -23,6 +26,7 @@ import asyncio
 import collections
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -54,6 +58,32 @@ def forms(identifier: str) -> set[str]:
     found = {identifier, quote(identifier), quote(identifier, safe=""), quote_plus(identifier),
              json.dumps(identifier)[1:-1], json.dumps(identifier, ensure_ascii=False)[1:-1]}
     return {f.lower() for f in found}
+
+
+_NOT_TEXT = re.compile(r"^(?:h:|addr:)?[0-9a-f]{16,}$")
+_PROGRESS = re.compile(r"\d+%\|[^|\n]*\|\s*\d+/\d+\s*\[[^\]\n]*\]")  # a progress bar: "5%|▍ | 5/105 [00:00<...]"
+
+
+def searchable(logged: str) -> str:
+    """The log, lower-cased, with what cannot carry sent text taken out of access-log lines: numbers (times,
+    durations, statuses, lengths) and keyed hashes; progress bars taken out of the rest."""
+    out = []
+    for line in _PROGRESS.sub(" ", logged).splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            kept = {k: v for k, v in record.items() if not isinstance(v, (int, float)) and not k.endswith("_hmac")
+                    and not (isinstance(v, str) and _NOT_TEXT.match(v))}
+            line = json.dumps(kept)
+        out.append(line.lower())
+    return "\n".join(out)
+
+
+def found(form: str, text: str) -> bool:
+    """Whether ``form`` stands in ``text`` as a token of its own: not inside a longer word, number or hash."""
+    return re.search(rf"(?<![0-9a-z])(?<!\d\.){re.escape(form)}(?![0-9a-z])(?!\.\d)", text) is not None
 
 
 def start(index: str, root: Path, deidentified: bool, log: Path) -> tuple[str, subprocess.Popen[bytes]]:
@@ -136,10 +166,10 @@ def run(index: str, source_root: Path, rows: list[dict[str, str]], deidentified:
         if keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
             shutil.copy(log, keep / f"server-{'deidentified' if deidentified else 'default'}.log")
-    lowered = logged.lower()
+    lowered = searchable(logged)
     lines = logged.splitlines()
     access = [line for line in lines if line.startswith('{"event": "request"')]
-    leaks = [r for r in rows if any(form in lowered for form in forms(r["identifier"]))]
+    leaks = [r for r in rows if any(found(form, lowered) for form in forms(r["identifier"]))]
     per_class = collections.Counter(r["class"] for r in leaks)
     per_set = collections.Counter(r["set"] for r in leaks)
     mode = "with the de-identified copy" if deidentified else "as configured by default (keyed hashes only)"

@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from httpx_sse import connect_sse
 
 from api import create_app
@@ -44,7 +43,7 @@ class LiveServer:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    def __enter__(self) -> LiveServer:  # noqa: PYI034 - returns the started server
+    def __enter__(self) -> LiveServer:
         self.thread.start()
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
