@@ -32,6 +32,7 @@ from api.ratelimit import RateLimiter
 from api.responses import SSE_EVENTS, ChatChunk
 from api.routes import ask, chat, documents, service, web
 from api.runtime import Runtime
+from api.schemas import DocumentIn
 from api.security import KeyStore
 from api.work import AnswerPool
 from ragmed.config import Settings, load_settings
@@ -97,10 +98,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, i
                   docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     install_handlers(app)
-    for module in (ask, documents, chat, service, web):
+    modules = (ask, documents, chat, service, web)
+    for module in modules:
         app.include_router(module.router)
+    app.state.routes = [*app.router.routes, *(route for module in modules for route in module.router.routes)]
     app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
-    install_openapi(app, [*SSE_EVENTS.values(), ChatChunk], settings.api.max_question_chars,
+    install_openapi(app, [*SSE_EVENTS.values(), ChatChunk, DocumentIn], settings.api.max_question_chars,
                     settings.api.require_key_for_reads)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(TimeoutMiddleware, seconds=settings.api.request_timeout_s)

@@ -58,7 +58,7 @@ def _keep_prefix(label: str) -> Callable[[re.Match[str]], str]:
 
 def _labelled(labels: str, label: str, value: str = r"[A-Za-z0-9][A-Za-z0-9./#-]*\d[A-Za-z0-9./#-]*") -> _Rule:
     """A value that follows one of ``labels`` ("MRN: ...", "plate ...")."""
-    pattern = rf"(?P<prefix>\b(?:{labels})\b\s*(?:(?:is|was|number|no\.?|num|#|id|code|=|:)\s*)*)" + value
+    pattern = rf"(?P<prefix>\b(?:{labels})\b\s*(?:(?:is|was|number|no\.?|num|#|id|code|=|:)\s*)*)(?:{value})"
     return re.compile(pattern, re.IGNORECASE), _keep_prefix(label)
 
 
@@ -68,14 +68,16 @@ _RULES: list[_Rule] = [
     (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), _const("[EMAIL]")),
     (re.compile(r"\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|edu|gov|io|co|uk|us|info|biz|health|me|app|de|fr|ca|au)"
                 r"\b(?:/\S*)?", re.IGNORECASE), _const("[URL]")),
-    # 15 IP addresses.
+    # 15 IP addresses (an IPv4-mapped IPv6 address whole).
+    (re.compile(r"(?<![\w:])::ffff:(?:\d{1,3}\.){3}\d{1,3}\b", re.IGNORECASE), _const("[IP]")),
     (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"), _const("[IP]")),
     (re.compile(r"(?<![\w:])(?=[0-9A-Fa-f:]*[A-Fa-f:]{2})(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{1,4}(?![\w:])"),
      _const("[IP]")),
     # 17 photographs: image files and photo references.
+    (re.compile(r"\bScreen ?shot[\w .,-]*?\.(?:jpe?g|png|heic|tiff?|gif)\b", re.IGNORECASE), _const("[PHOTO]")),
     (re.compile(r"\b[\w.-]+\.(?:jpe?g|png|gif|heic|tiff?|bmp|webp|dcm)\b", re.IGNORECASE), _const("[PHOTO]")),
     # 13 device identifiers in GS1 form: (01)00844588003288(17)141120...
-    (re.compile(r"(?:\(\d{2,4}\)[0-9A-Za-z]+){1,6}"), _const("[DEVICE]")),
+    (re.compile(r"\(01\)\d{14}(?:\(\d{2,4}\)[0-9A-Za-z]+){0,5}|(?:\(\d{2,4}\)[0-9A-Za-z]+){2,6}"), _const("[DEVICE]")),
     # 16 biometric identifiers: a code after a biometric label.
     _labelled(r"fingerprints?|finger ?prints?|voice ?prints?|voiceprint|retina(?:l)?(?: scan)?|iris(?: scan| template)?|"
               r"face ?(?:print|template|id)|palm ?prints?|biometric(?: id| template)?|dna (?:profile|sample)|"
@@ -84,6 +86,15 @@ _RULES: list[_Rule] = [
     # 7 SSNs.
     _labelled(r"ssn|social security(?: number| no\.?)?|social", "[SSN]", r"(?:\d[\d -.]{2,10}\d|x{3}-?x{2}-?\d{4})"),
     (re.compile(r"\b\d{3}[- .]\d{2}[- .]\d{4}\b"), _const("[SSN]")),
+    # 12 vehicles: UK registrations by shape; plates, registrations and VINs by label (before licences, so
+    # "car license" and "registration" name a vehicle here).
+    (re.compile(r"\b[A-Z]{2}\d{2}\s?[A-Z]{3}\b"), _const("[VEHICLE]")),
+    _labelled(r"(?:(?:car|truck|van|motorcycle|motorbike|vehicle)(?:'s)?\s+)?(?:licen[cs]e plate|number plate|"
+              r"plates?|reg(?:istration)?\.?(?: mark)?|tag(?: number)?|vin)|(?:car|truck|van|motorcycle|motorbike)"
+              r"(?:'s)?\s+licen[cs]e", "[VEHICLE]", r"(?=[A-Za-z0-9-]*\d)[A-Za-z0-9-]{4,}(?:\s[A-Z]{3}\b)?|"
+              r"[A-Z]{1,4}[ -]?\d{2,5}\b"),
+    # 10 account numbers: IBANs by shape.
+    (re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b"), _const("[ID]")),
     # 8-13 record, plan, account, licence, vehicle and device numbers, by label.
     _labelled(r"mrn|mr|medical record(?: number)?|record|chart|patient(?: id| number)?|hospital (?:id|number)|"
               r"case|encounter|visit|admission|accession|specimen|lab", "[ID]"),
@@ -107,13 +118,22 @@ _RULES: list[_Rule] = [
     (re.compile(r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"\.?(?:,?\s+\d{4})?\b", re.IGNORECASE),
      _const("[DATE]")),
     (re.compile(r"\b" + _MONTH + r"\.?,?\s+\d{4}\b"), _const("[DATE]")),
-    (re.compile(r"(?P<prefix>\b(?:on|appointment|appt|by|from|until|since|due|dated|scheduled|visit|surgery|seen)\s+)"
+    (re.compile(r"(?P<prefix>\b(?:on|appointment|appt|by|from|until|since|due|dated|scheduled|visit|surgery|seen|"
+                r"mon(?:day)?|tue(?:s|sday)?|wed(?:nesday)?|thu(?:rs|rsday)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?)"
+                r"\.?,?\s+)"
                 r"(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])\b", re.IGNORECASE), _keep_prefix("[DATE]")),
     (re.compile(r"\b(?:9\d|1[0-4]\d)\s*-?\s*(?:years?|yrs?|y/?o|yo)\b(?:[- ]old)?", re.IGNORECASE), _const("[AGE 90+]")),
     (re.compile(r"(?P<prefix>\b(?:age[ds]?|aged)\s*:?\s*)(?:9\d|1[0-4]\d)\b", re.IGNORECASE), _keep_prefix("[AGE 90+]")),
+    (re.compile(r"\b(?:ninety|(?:a|one) hundred(?: and)?)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine|"
+                r"ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty))?"
+                r"[- ](?:years?|yrs?)[- ]old\b", re.IGNORECASE), _const("[AGE 90+]")),
     # 2 places: streets, P.O. boxes, ZIP and postal codes, counties, "lives in <Place>".
-    (re.compile(r"\b\d{1,6}\s+(?:[A-Z][A-Za-z]+\s+){1,4}" + _STREET + r"\b\.?"
+    (re.compile(r"\b\d{1,6}\s+(?:(?:[NSEW]|NE|NW|SE|SW)\.?\s+)?(?:[A-Z][A-Za-z]+\s+){1,4}" + _STREET + r"\b\.?"
                 r"(?:,?\s*(?:Apt|Apartment|Suite|Ste|Unit|Flat|#)\.?\s*[A-Za-z0-9-]+)?"), _const("[ADDRESS]")),
+    (re.compile(r"\b\d{1,5},?\s+(?:rue|calle|avenida|rua|chemin|via del|viale|straße|strasse|ulica)\s+"
+                r"(?:[\w'\u00C0-\u017F-]+\s+){0,3}[\w'\u00C0-\u017F-]+", re.IGNORECASE), _const("[ADDRESS]")),
+    (re.compile(r"\b[A-Za-z\u00C0-\u017F-]+(?:straße|strasse|gasse|weg|platz)\s+\d{1,5}[a-z]?\b"), _const("[ADDRESS]")),
+    (re.compile(r"(?<![\w.])-?\d{1,3}\.\d{3,}°?\s*[NSns]?,\s*-?\d{1,3}\.\d{3,}°?\s*[EWew]?(?![\w.])"), _const("[GEO]")),
     (re.compile(r"\b(?:Apt|Apartment|Suite|Unit|Flat)\.?\s*#?\s*\d+[A-Za-z]?\b"), _const("[ADDRESS]")),
     (re.compile(r"\bP\.?\s?O\.?\s+Box\s+\d+\b", re.IGNORECASE), _const("[ADDRESS]")),
     _labelled(r"zip(?: code)?|postal code|postcode", "[ZIP]", r"[A-Z0-9]{3,5}(?:[\s-][A-Z0-9]{3,4})?"),
@@ -130,7 +150,7 @@ _RULES: list[_Rule] = [
     # 18 other identifying numbers and codes.
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE), _const("[ID]")),
     (re.compile(r"\b\d{5}\b(?!\s*(?:" + _UNIT + r")\b)(?!\.\d)"), _const("[ZIP]")),
-    (re.compile(r"\b\d[\d -]{5,}\d\b"), lambda m: "[NUMBER]" if sum(c.isdigit() for c in m.group(0)) >= 7 else m.group(0)),
+    (re.compile(r"(?<![\w-])\d[\d -]{5,}\d\b"), lambda m: "[NUMBER]" if sum(c.isdigit() for c in m.group(0)) >= 7 else m.group(0)),
 ]
 _CODE = re.compile(r"(?<![\w\[])[A-Za-z0-9][A-Za-z0-9./_#-]*[A-Za-z0-9](?![\w\]])")
 _NAME_INTRO = re.compile(
@@ -203,24 +223,34 @@ def _names(text: str) -> str:
         cap = word[:1].isupper() and not word.isupper()
         nxt_cap = nxt[:1].isupper() and nxt[:1].isalpha() and not nxt.isupper() and nxt_low not in _STOP
         possessive = word.endswith("'s")
-        if low in first:
+        particle = _particle_run(tokens, i + 1)
+        shouted = word.isupper() and len(word) > 1 and nxt.isupper() and nxt[:1].isalpha() and nxt_low not in _STOP
+        if shouted:  # a name in capitals: a known first name before another word in capitals
+            name = low in first
+        elif low in first:
             name = (cap and (not sentence_start or nxt_cap or nxt_low in surnames or nxt_low in _VERBS or possessive)) or (
                 not cap and ((nxt_low in last and nxt_low not in _STOP) or nxt_low in _VERBS or possessive))
         elif low in first_words:
             name = cap and ((nxt_cap and nxt_low in surnames) or (not sentence_start and nxt_cap))
+        elif particle:  # Ludwig van Beethoven, Maria de la Cruz
+            name = cap and not sentence_start
         else:
             after = tokens[i + 2][2].lower() if i + 2 < len(tokens) else ""
             name = cap and nxt_cap and (not sentence_start or after in _VERBS)
         if not name:
             i += 1
             continue
-        stop, j = end, i + 1
-        while j < len(tokens) and j <= i + 2 and not word.endswith("'s"):
+        stop, j, words = end, i + 1, 0
+        while j < len(tokens) and words < 2 and not word.endswith("'s"):
+            run = _particle_run(tokens, j)
+            if run:
+                j += run  # the particles and the capitalised word after them join the name
             w = tokens[j][2]
             wl = w.lower().removesuffix("'s")
             if (w[:1].isupper() and w[:1].isalpha() and wl not in _STOP) or (wl in last and wl not in _STOP):
                 stop = tokens[j][1]
                 j += 1
+                words += 1
                 if w.endswith("'s"):
                     break
                 continue
@@ -233,6 +263,41 @@ def _names(text: str) -> str:
     for start, stop in reversed(hits):
         text = text[:start] + "[NAME]" + text[stop:]
     return text
+
+
+_PARTICLES = frozenset(["van", "von", "der", "den", "de", "del", "della", "la", "le", "du", "da", "di", "dos", "das",
+                        "ter", "ten", "bin", "binti", "ibn", "al", "el", "mac", "ní", "nic", "ó"])
+
+
+def _particle_run(tokens: list[tuple[int, int, str]], j: int) -> int:
+    """How many name particles ("van der", "de la") start at token ``j`` when a capitalised word follows them."""
+    n = j
+    while n < len(tokens) and n - j < 3 and tokens[n][2] in _PARTICLES:
+        n += 1
+    if n > j and n < len(tokens) and tokens[n][2][:1].isupper() and tokens[n][2][:1].isalpha():
+        return n - j
+    return 0
+
+
+# "Surname, Firstname" once the surname is found; a first name signing off a message ("thanks - Kwame").
+_LAST_FIRST = re.compile(r"\[NAME\],\s*(?P<word>[A-Z][a-z'\u00C0-\u017F-]+)\b")
+_SIGN_OFF = re.compile(
+    r"(?P<prefix>(?:^|[\s,.!])(?:-{1,2}|\u2013|\u2014|thanks|thank you|cheers|best|love|regards|sincerely|yours)"
+    r",?\s+)(?P<words>[A-Z][a-z'\u00C0-\u017F-]+(?:\s+[A-Z][a-z'\u00C0-\u017F-]+)?)\s*[.!]?\s*$",
+    re.IGNORECASE)
+
+
+def _after_names(text: str) -> str:
+    first, first_words, _, _ = _gazetteer()
+
+    def last_first(match: re.Match[str]) -> str:
+        word = match.group("word").lower()
+        return "[NAME]" if word in first or word in first_words else match.group(0)
+
+    text = _LAST_FIRST.sub(last_first, text)
+    return _SIGN_OFF.sub(lambda m: m.group("prefix") + "[NAME]"
+                         if m.group("words")[:1].isupper() and m.group("words").lower() not in _STOP else m.group(0),
+                         text)
 
 
 def _name_intro(match: re.Match[str]) -> str:
@@ -281,7 +346,7 @@ def deidentify(text: str) -> str:
     for pattern, replace in _RULES:
         out = pattern.sub(replace, out)
     out = _CODE.sub(_code, out)
-    return _names(out)
+    return _after_names(_names(out))
 
 
 _GENERIC = frozenset(

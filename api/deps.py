@@ -55,17 +55,37 @@ async def _limit(request: Request, identity: str) -> None:
         )
 
 
-async def _authorize(request: Request, bearer: HTTPAuthorizationCredentials | None, header: str | None,
-                     need: str) -> Caller:
+def _credentials(request: Request, header: str | None) -> list[tuple[str, str]]:
+    """Every key the request sends, with the header it came in: ``Authorization: Bearer <key>`` and ``X-API-Key``.
+
+    Raises:
+        ApiError: 401 when ``Authorization`` is sent in another form than ``Bearer <key>``.
+    """
+    sent: list[tuple[str, str]] = []
+    raw = request.headers.get("authorization")
+    if raw is not None:
+        scheme, _, secret = raw.strip().partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise ApiError(401, "Authorization: expected 'Bearer <key>'", field="Authorization",
+                           headers={"WWW-Authenticate": "Bearer"})
+        sent.append(("Authorization", secret.strip()))
+    if header is not None:
+        sent.insert(0, ("X-API-Key", header))
+    return sent
+
+
+async def _authorize(request: Request, header: str | None, need: str) -> Caller:
     runtime = get_runtime(request)
-    presented = header or (bearer.credentials if bearer else None)
-    if header and bearer and runtime.keys.identify(bearer.credentials) is None:
-        presented = bearer.credentials  # two keys sent: both must be valid
-    if presented:
-        key = runtime.keys.identify(presented)
+    sent = _credentials(request, header)
+    keys = []
+    for field, secret in sent:  # every key sent must be valid, so a bad one is never hidden by a good one
+        key = runtime.keys.identify(secret)
         if key is None:
             await _limit(request, _address(request))
-            raise ApiError(403, "Authorization: the API key is not valid", field="Authorization")
+            raise ApiError(403, f"{field}: the API key is not valid", field=field)
+        keys.append(key)
+    if keys:
+        key = keys[0]
         caller = Caller(f"key:{key.name}", key.permissions)
         if need not in key.permissions:
             raise ApiError(403, f"Authorization: this API key lacks the '{need}' permission", field="Authorization")
@@ -84,6 +104,8 @@ async def _authorize(request: Request, bearer: HTTPAuthorizationCredentials | No
     return caller
 
 
+# Both declare their scheme in /openapi.json; ``_credentials`` reads the headers themselves, so that an
+# ``Authorization`` header of another scheme is refused rather than ignored.
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 KeyHeader = Annotated[str | None, Depends(_header)]
 
@@ -95,18 +117,20 @@ async def read_access(request: Request, bearer: Bearer, header: KeyHeader) -> Ca
         The caller (``key:<name>`` or ``addr:<hash>``) and its permissions.
 
     Raises:
-        ApiError: 401 (no key where one is required), 403 (wrong key), 429 (rate limit, with Retry-After).
+        ApiError: 401 (no key where one is required, or ``Authorization`` not of the form ``Bearer <key>``),
+            403 (a key sent is not valid), 429 (rate limit, with Retry-After).
     """
-    return await _authorize(request, bearer, header, "read")
+    return await _authorize(request, header, "read")
 
 
 async def write_access(request: Request, bearer: Bearer, header: KeyHeader) -> Caller:
     """Allow a write: a valid key with the ``write`` permission is always required.
 
     Raises:
-        ApiError: 401 (no key), 403 (wrong key or no write permission), 429 (rate limit, with Retry-After).
+        ApiError: 401 (no key, or ``Authorization`` not of the form ``Bearer <key>``), 403 (a key sent is not
+            valid, or lacks the write permission), 429 (rate limit, with Retry-After).
     """
-    return await _authorize(request, bearer, header, "write")
+    return await _authorize(request, header, "write")
 
 
 ReadAccess = Annotated[Caller, Depends(read_access)]

@@ -114,11 +114,12 @@ def _route(request: Request) -> str:
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at this path (several routes can share one path)."""
+    """Every method some route serves at this path (several routes can share one path), from the flat route
+    list ``create_app`` keeps in ``app.state.routes`` (an included router is one opaque entry of ``app.router``)."""
     from starlette.routing import Match
 
     methods: set[str] = set()
-    for route in request.app.router.routes:
+    for route in getattr(request.app.state, "routes", None) or request.app.router.routes:
         route_methods = getattr(route, "methods", None) or set()
         if any(route.matches({**request.scope, "method": m})[0] == Match.FULL for m in route_methods):
             methods |= set(route_methods)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 import uuid
 from typing import Any
@@ -34,7 +33,14 @@ class BodyTooLarge(HTTPException):
         self.field = "body"
 
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+def _no_stream_content(record: logging.LogRecord) -> bool:
+    """Drop sse-starlette's DEBUG records of each chunk and ping it sends: a chunk holds the question and the
+    answer, which the access log stands for by keyed hashes only."""
+    return not (record.levelno <= logging.DEBUG and isinstance(record.msg, str)
+                and record.msg.startswith(("chunk:", "ping:")))
+
+
+logging.getLogger("sse_starlette.sse").addFilter(_no_stream_content)
 
 
 def note_text(request: Request, name: str, text: str) -> None:
@@ -53,8 +59,8 @@ class ObservabilityMiddleware:
     Log fields: ``request_id``, ``method``, ``route`` (the template, e.g. ``/v1/documents/{doc_id}``),
     ``status``, ``duration_ms``, ``client`` (key name, or a keyed hash of the address) and keyed hashes with
     lengths of what could identify someone: ``path_hmac`` (when the path holds a parameter), ``query_hmac``,
-    ``question_hmac``/``query_text_hmac``. A client's ``X-Request-ID`` is echoed back, and logged as sent only
-    when it is a UUID (otherwise as ``h:<hash>``).
+    ``question_hmac``/``query_text_hmac``. A client's ``X-Request-ID`` is echoed back and logged as ``h:<hash>``
+    (a UUID too: a client may use a record's id); one the service makes up is logged as it is.
     """
 
     def __init__(self, app: ASGIApp, metrics: ApiMetrics, hasher: LogHasher) -> None:
@@ -69,10 +75,19 @@ class ObservabilityMiddleware:
         headers = dict(scope.get("headers") or [])
         sent_id = headers.get(b"x-request-id", b"").decode("latin-1")[:128]
         request_id = sent_id or uuid.uuid4().hex
-        logged_id = request_id if not sent_id or _UUID.match(sent_id) else "h:" + self.hasher.digest(sent_id)
+        logged_id = "h:" + self.hasher.digest(sent_id) if sent_id else request_id
         scope.setdefault("state", {})
         status = 500
         started = time.perf_counter()
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            recorded = True
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.metrics.observe_request(route, scope["method"], status, elapsed)
+            self._log(scope, logged_id, route, status, elapsed)
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -80,6 +95,8 @@ class ObservabilityMiddleware:
                 status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode("latin-1"))]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False) and not recorded:
+                record()  # before the last byte leaves: a client that has its answer finds it counted and logged
             await send(message)
 
         self.metrics.in_progress.inc()
@@ -87,10 +104,8 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             self.metrics.in_progress.dec()
-            elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.metrics.observe_request(route, scope["method"], status, elapsed)
-            self._log(scope, logged_id, route, status, elapsed)
+            if not recorded:  # no complete response: the client left, or the app failed
+                record()
 
     def _log(self, scope: Scope, request_id: str, route: str, status: int, elapsed: float) -> None:
         if not access_logger.isEnabledFor(logging.INFO):

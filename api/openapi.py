@@ -43,18 +43,23 @@ BODY = (400, 413, 422)
 ENGINE = (503, 504)
 
 
-def sse_content(events: dict[str, type[BaseModel] | None], description: str) -> dict[str, Any]:
+def sse_content(events: list[tuple[str, type[BaseModel] | tuple[type[BaseModel], ...] | None]],
+                description: str) -> dict[str, Any]:
     """A ``text/event-stream`` media type whose ``itemSchema`` gives each event's name and the model of its
-    JSON ``data`` (None: ``data: [DONE]``)."""
+    JSON ``data`` (a tuple: any of these models; None: ``data: [DONE]``). An event named ``message`` (the SSE
+    default) is sent without an ``event:`` line."""
     variants: list[dict[str, Any]] = []
-    for name, model in events.items():
-        data: dict[str, Any] = ({"type": "string", "contentMediaType": "application/json",
-                                 "contentSchema": {"$ref": f"#/components/schemas/{model.__name__}"}}
-                                if model is not None else {"type": "string", "const": "[DONE]"})
-        properties: dict[str, Any] = {"data": data}
-        if name != "message":
-            properties["event"] = {"type": "string", "const": name}
-        variants.append({"type": "object", "required": ["data"], "properties": properties})
+    for name, model in events:
+        data: dict[str, Any]
+        if model is None:
+            data = {"type": "string", "const": "[DONE]"}
+        else:
+            refs = [{"$ref": f"#/components/schemas/{m.__name__}"} for m in (model if isinstance(model, tuple) else (model,))]
+            data = {"type": "string", "contentMediaType": "application/json",
+                    "contentSchema": refs[0] if len(refs) == 1 else {"anyOf": refs}}
+        properties: dict[str, Any] = {"data": data, "event": {"type": "string", "const": name}}
+        required = ["data"] if name == "message" else ["data", "event"]
+        variants.append({"type": "object", "required": required, "properties": properties})
     return {"text/event-stream": {"itemSchema": {"anyOf": variants, "description": description}}}
 
 

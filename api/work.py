@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import math
+import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
 from starlette.requests import Request
@@ -77,10 +77,17 @@ class AnswerPool:
 
     def __init__(self, workers: int, waiting: int) -> None:
         self.workers, self.waiting = workers, waiting
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ragmed-answer")
         self._lock = threading.Lock()
         self._admitted = 0
         self._seconds = 2.0  # moving average of one answer's time, for Retry-After
+        self._closed = False
+        self._queue: queue.SimpleQueue[tuple[Callable[[threading.Event], Iterator[Any]], Job[Any]] | None] = (
+            queue.SimpleQueue())
+        # Started now and kept: the service's thread count does not move with its load.
+        self._threads = [threading.Thread(target=self._serve, name=f"ragmed-answer-{i}", daemon=True)
+                         for i in range(workers)]
+        for thread in self._threads:
+            thread.start()
 
     @property
     def admitted(self) -> int:
@@ -105,8 +112,15 @@ class AnswerPool:
                                headers={"Retry-After": str(self.retry_after())})
             self._admitted += 1
         job: Job[T] = Job(asyncio.get_running_loop())
-        self._executor.submit(self._run, work, job)
+        self._queue.put((work, job))
         return job
+
+    def _serve(self) -> None:
+        while (item := self._queue.get()) is not None:
+            work, job = item
+            if self._closed:
+                job.cancel()  # the service is stopping: queued answers end without starting
+            self._run(work, job)
 
     def _run(self, work: Callable[[threading.Event], Iterator[T]], job: Job[T]) -> None:
         started = time.monotonic()
@@ -132,8 +146,10 @@ class AnswerPool:
                 self._seconds = 0.8 * self._seconds + 0.2 * (time.monotonic() - started)
 
     def close(self) -> None:
-        """Stop taking work; threads end once their jobs do."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop: queued answers are cancelled, and each thread ends once its current answer does."""
+        self._closed = True
+        for _ in self._threads:
+            self._queue.put(None)
 
 
 @asynccontextmanager

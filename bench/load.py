@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import IO
 
 import httpx
 
@@ -124,17 +125,24 @@ def wait_ready(url: str, timeout: float, process: subprocess.Popen[bytes] | None
     raise RuntimeError(f"{url} was not ready after {timeout:g} s")
 
 
-def start_server(index: str | None) -> tuple[str, subprocess.Popen[bytes]]:
-    """Start ``api.serve`` in a subprocess on a free port with rate limits lifted."""
+def start_server(index: str | None, env: dict[str, str] | None = None,
+                 log: IO[bytes] | None = None) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start ``api.serve`` in a subprocess on a free port with rate limits lifted.
+
+    Args:
+        index: index to serve (the settings' default when None).
+        env: more ``RAGMED_*`` variables for the server.
+        log: where the server's stdout and stderr (its logs) go; discarded when None.
+    """
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "RAGMED_API__RATE_LIMIT_PER_MINUTE": "1000000000", "HF_HUB_OFFLINE": "1",
-           "RAGMED_LOGGING__LEVEL": os.environ.get("RAGMED_LOGGING__LEVEL", "WARNING")}
+           "RAGMED_LOGGING__LEVEL": os.environ.get("RAGMED_LOGGING__LEVEL", "WARNING"), **(env or {})}
     code = f"from api import serve; serve(host='127.0.0.1', port={port}, index={index!r})"
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=root, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    output = log if log is not None else subprocess.DEVNULL
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=root, env=env, stdout=output, stderr=output)
     return f"http://127.0.0.1:{port}", process
 
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from httpx_sse import connect_sse
 
 from api import create_app
@@ -44,7 +43,7 @@ class LiveServer:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    def __enter__(self) -> LiveServer:  # noqa: PYI034 - returns the started server
+    def __enter__(self) -> LiveServer:
         self.thread.start()
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
@@ -189,7 +188,7 @@ def test_malformed_keys_are_refused_without_echoing_them(entry: str) -> None:
 # --- integration: reading endpoints --------------------------------------------------------
 def read_sse(client: httpx.Client, body: dict[str, Any], path: str = "/v1/ask",
              headers: dict[str, str] | None = None) -> list[tuple[str, Any]]:
-    with connect_sse(client, "POST", path, json=body, headers=headers) as source:
+    with connect_sse(client, "POST", path, json=body, headers=dict(headers or {})) as source:
         assert source.response.status_code == 200, source.response.read()
         assert source.response.headers["content-type"].startswith("text/event-stream")
         return [(event.event, json.loads(event.data)) for event in source.iter_sse()]

@@ -41,6 +41,14 @@ def test_ask_stream_and_open_highlighted_evidence(page_server: Any, tmp_path: Pa
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             outside: list[str] = []
             page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((page_server.url, "data:")) else None)
+            # Record whether the answer box showed streamed pieces before the final answer replaced them.
+            page.add_init_script("""
+                window.__answerStates = [];
+                new MutationObserver(() => {
+                  const answer = document.getElementById("answer");
+                  if (answer && answer.childNodes.length) window.__answerStates.push(answer.dataset.streaming || "final");
+                }).observe(document, {subtree: true, childList: true, attributes: true});
+            """)
             page.goto(page_server.url + "/")
             page.wait_for_selector("#attribution li")
             footer = page.inner_text("#attribution")
@@ -52,7 +60,9 @@ def test_ask_stream_and_open_highlighted_evidence(page_server: Any, tmp_path: Pa
             page.get_by_label("Public").check()
             question.press("Enter")  # Enter asks
 
-            page.wait_for_selector("#answer button.cite", timeout=120_000)
+            page.wait_for_selector("#answer:not([data-streaming]) button.cite", timeout=120_000)  # the final answer
+            states = page.evaluate("window.__answerStates")
+            assert "true" in states and states[-1] == "final", states  # sentences first, then the answer
             answer = page.inner_text("#answer")
             assert "diabetes" in answer.lower()
             assert page.get_attribute("#answer", "aria-live") == "polite"

@@ -103,7 +103,7 @@ class AnswerStream(EventSourceResponse):
 
 
 @router.post("/ask", summary="Answer a question with checked citations", response_model=AnswerOut,
-             responses={200: {"description": _STREAM_DOC, "content": sse_content(dict(SSE_EVENTS), _STREAM_DOC)},
+             responses={200: {"description": _STREAM_DOC, "content": sse_content(list(SSE_EVENTS.items()), _STREAM_DOC)},
                         **errors(*BODY, *READ, *ENGINE)})
 async def ask(body: AskRequest, request: Request, caller: ReadAccess) -> Any:
     """Answer ``question`` from the index.

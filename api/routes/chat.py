@@ -8,6 +8,7 @@ sentence once it has passed the citation check; nothing unchecked is ever sent.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -33,7 +34,8 @@ from ragmed.types import Answer, AnswerEvent, LeadEvent, SentenceEvent, StreamEv
 router = APIRouter(prefix="/v1", tags=["openai"])
 MODEL = "ragmed"
 _CHUNKS = ("Chunks as Server-Sent Events (`data: {chat.completion.chunk}`), emergency guidance first, then each "
-           "checked sentence, then the checked answer's tail with its citations; `data: [DONE]` ends the stream.")
+           "checked sentence, then the checked answer's tail with its citations; an error body instead when the "
+           "answer fails mid-stream; `data: [DONE]` ends the stream.")
 
 
 def last_user_message(body: ChatRequest, runtime: Runtime) -> str:
@@ -73,7 +75,7 @@ async def models(_: ReadAccess) -> Any:
 
 @router.post("/chat/completions", summary="Chat completions (OpenAI-compatible)", response_model=ChatCompletionOut,
              responses={200: {"description": "The completion, or its chunks as Server-Sent Events.",
-                              "content": sse_content({"message": ChatChunk, "done": None}, _CHUNKS)},
+                              "content": sse_content([("message", (ChatChunk, ErrorBody)), ("message", None)], _CHUNKS)},
                         **errors(*BODY, *READ, *ENGINE)})
 async def chat_completions(body: ChatRequest, request: Request, caller: ReadAccess) -> Any:
     """Answer the last user message with cited evidence, in the OpenAI chat-completions format.
@@ -130,7 +132,10 @@ def _chunk(completion_id: str, created: int, delta: dict[str, Any], finish: str 
            **extra: Any) -> ServerSentEvent:
     chunk = ChatChunk.model_validate({"id": completion_id, "created": created, "model": MODEL,
                                       "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra})
-    return ServerSentEvent(data=chunk.model_dump_json(exclude_none=True))
+    data = chunk.model_dump(mode="json", exclude_none=True)
+    for choice in data["choices"]:
+        choice.setdefault("finish_reason", None)  # OpenAI sends it as null until the last chunk
+    return ServerSentEvent(data=json.dumps(data, ensure_ascii=False))
 
 
 async def _chunks(runtime: Runtime, completion_id: str, created: int, first: StreamEvent | None,

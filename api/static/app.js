@@ -107,7 +107,14 @@
         els.status.textContent = "Checking each sentence against its evidence…";
       }
       const piece = document.createElement(name === "lead" ? "strong" : "span");
-      piece.textContent = name === "lead" ? data.text + "\n\n" : data.text + " ";
+      if (name === "lead") {
+        piece.textContent = data.text + "\n\n";
+      } else {
+        // A checked sentence brings the citations it uses first: its [n] markers open the evidence at once.
+        for (const citation of data.citations || []) citations.set(citation.n, citation);
+        piece.className = "streamed";
+        piece.append(...withCitationButtons(data.text), document.createTextNode(" "));
+      }
       els.answer.append(piece);
     } else if (name === "answer") {
       renderAnswer(data);
