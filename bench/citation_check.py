@@ -26,10 +26,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ragmed.cite import contradicts, terms
 from ragmed.config import Settings
-from ragmed.verify import make_verifier
-from ragmed.verify.base import ClaimPair
 from ragmed.text import split_sentences, words
 from ragmed.types import Passage
+from ragmed.verify import make_verifier
+from ragmed.verify.base import ClaimPair
 
 DATA = Path(__file__).resolve().parents[1] / "knowledge" / "literature" / "pubmedqa" / "pqal_public_500.json"
 _AUX = re.compile(r"\b(is|are|was|were|may|might|can|could|should|does|do|did|has|have|had|will|would|seems?|appears?)\b")
