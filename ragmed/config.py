@@ -8,13 +8,13 @@ Nested sections use ``__`` in variable names, e.g. ``RAGMED_RETRIEVAL__TOP_K=8``
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ragmed._toml import tomllib
 from ragmed.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -234,11 +234,29 @@ class Settings(BaseSettings):
     knowledge: Path = Field(default_factory=default_knowledge, description="Starter knowledge manifest (TOML).")
 
 
+PRESETS = Path(__file__).resolve().parent / "presets"
+
+
+def preset_path(preset: str | Path) -> Path:
+    """The file of a preset: a path as given, or the name of a preset shipped in ``ragmed/presets``
+    (``extractive``, ``gemma``, ``server``) when no such file exists."""
+    path = Path(preset)
+    shipped = PRESETS / f"{path.name}.toml"
+    if not path.exists() and path.suffix == "" and path.parent == Path(".") and shipped.exists():
+        return shipped
+    return path
+
+
+def shipped_presets() -> list[str]:
+    """Names of the presets shipped with the package."""
+    return sorted(p.stem for p in PRESETS.glob("*.toml"))
+
+
 def load_settings(preset: str | Path | None = None, **overrides: Any) -> Settings:
     """Build settings from an optional preset file (TOML or JSON), the environment, and overrides.
 
     Args:
-        preset: path of a preset file; ``RAGMED_PRESET`` is used when None.
+        preset: path of a preset file or name of a shipped preset; ``RAGMED_PRESET`` is used when None.
         **overrides: top-level sections as dicts, e.g. ``retrieval={"top_k": 3}``.
 
     Raises:
@@ -251,7 +269,7 @@ def load_settings(preset: str | Path | None = None, **overrides: Any) -> Setting
     path = preset or os.environ.get("RAGMED_PRESET")
     data: dict[str, Any] = {}
     if path:
-        p = Path(path)
+        p = preset_path(path)
         try:
             text = p.read_text(encoding="utf-8")
             data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)

@@ -13,12 +13,14 @@ Every error derives from ``RagmedError``::
     │   └── ModelMismatchError    the index was built with another embedding model
     ├── RetrievalError       a search that cannot be run as asked (bad filter, bad mode)
     ├── GenerationError      a generator backend failed or is unavailable
-    │   └── MissingDependencyError  an optional extra is not installed
+    ├── MissingDependencyError  an optional extra (or a dependency) is not installed; also an ImportError
     ├── RequestCancelledError  the caller cancelled the work (a client went away, a deadline passed)
     └── OntologyError        a malformed ontology file or record (names file and line)
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class RagmedError(Exception):
@@ -69,8 +71,12 @@ class GenerationError(RagmedError):
     """A generator backend failed, timed out or is unavailable."""
 
 
-class MissingDependencyError(GenerationError, ImportError):
-    """An optional dependency is missing; the message names the extra to install."""
+class MissingDependencyError(RagmedError, ImportError):
+    """A dependency is missing; the message names the extra to install (or ragmed itself for a core one)."""
+
+
+#: The optional extras ``pyproject.toml`` declares that ``require`` may name (``dev`` is for contributors).
+EXTRAS = ("gpu", "llm", "langchain", "redis")
 
 
 class RequestCancelledError(RagmedError):
@@ -85,13 +91,20 @@ class OntologyError(RagmedError):
         super().__init__(f"{location}: {message}" if location else message)
 
 
-def require(module: str, extra: str):  # type: ignore[no-untyped-def]
-    """Import ``module`` or raise ``MissingDependencyError`` naming the extra to install."""
+def require(module: str, extra: str | None = None) -> Any:
+    """Import ``module`` or raise ``MissingDependencyError`` naming what to install.
+
+    Args:
+        module: the module to import.
+        extra: the optional extra (one of ``EXTRAS``) that installs it; None for a core dependency,
+            whose absence means a broken install of ragmed itself.
+    """
     import importlib
 
+    if extra is not None and extra not in EXTRAS:
+        raise ValueError(f"unknown extra {extra!r}; pyproject.toml declares {', '.join(EXTRAS)}")
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise MissingDependencyError(
-            f"{module} is not available - install it with: pip install 'ragmed[{extra}]'"
-        ) from exc
+        hint = f"pip install 'ragmed[{extra}]'" if extra else "pip install --force-reinstall ragmed"
+        raise MissingDependencyError(f"{module} is not available - install it with: {hint}") from exc

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ragmed._toml import tomllib
 from ragmed.errors import ConfigError
 
 

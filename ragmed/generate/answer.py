@@ -22,7 +22,7 @@ from typing import Any
 
 from ragmed.cite import ABSTAIN, CheckSession, CitationChecker, SentenceStream
 from ragmed.config import Settings
-from ragmed.errors import GenerationError, InvalidRequestError, RequestCancelledError
+from ragmed.errors import GenerationError, InvalidRequestError, MissingDependencyError, RequestCancelledError
 from ragmed.generate.base import Generator
 from ragmed.generate.choice import choose_option
 from ragmed.generate.extractive import ExtractiveAnswerer
@@ -31,6 +31,7 @@ from ragmed.generate.finish import drop_withheld, finish, withheld
 from ragmed.generate.prompt import Prompt, answer_prompt
 from ragmed.generate.relevance import RelevanceGate
 from ragmed.safety import Triage, TriageResult, make_triage, redact_passages
+from ragmed.text import is_blank
 from ragmed.types import (
     Answer,
     AnswerEvent,
@@ -98,7 +99,7 @@ class Answerer:
         if self._generator is _UNSET:
             try:
                 self._generator = make_generator(self.settings.generation)
-            except GenerationError as exc:
+            except (GenerationError, MissingDependencyError) as exc:
                 self._load_error = f"generator unavailable: {exc}"
                 log.warning("generator unavailable, answering extractively", extra={"error": str(exc)})
                 self._generator = None
@@ -135,7 +136,7 @@ class Answerer:
             InvalidRequestError: ``question`` is empty, ``audience`` is unknown, or a draft is asked for the public.
             RequestCancelledError: ``cancel`` was set.
         """
-        if not question or not question.strip():
+        if not isinstance(question, str) or is_blank(question):
             raise InvalidRequestError("question must not be empty")
         audience = audience or self.settings.safety.audience
         if audience not in ("clinician", "public"):
@@ -164,7 +165,7 @@ class Answerer:
                                        count_tokens=getattr(generator, "count_tokens", None))
                 session = self.checker.session(prompt.passages, question, conditions)
                 yield from self._generate(generator, prompt, session, refusal, draft, cancel)
-            except (GenerationError, ValueError) as exc:
+            except (GenerationError, MissingDependencyError, ValueError) as exc:
                 reason = str(exc)
                 log.warning("generation failed, answering extractively", extra={"backend": generator.name, "error": reason})
             else:
@@ -248,7 +249,7 @@ class Answerer:
                         return
                     out.put(("piece", piece))
                 out.put(("done", None))
-            except (GenerationError, ValueError, RuntimeError, OSError) as exc:
+            except (GenerationError, MissingDependencyError, ValueError, RuntimeError, OSError) as exc:
                 out.put(("error", exc))
             finally:
                 self._lock.release()

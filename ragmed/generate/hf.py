@@ -31,8 +31,8 @@ class TransformersGenerator:
     name = "transformers"
 
     def __init__(self, model_path: Path | str, *, device: str | None = None, temperature: float = 0.0, seed: int = 0) -> None:
-        torch = require("torch", "llm")
-        transformers = require("transformers", "llm")
+        torch = require("torch")
+        transformers = require("transformers")
         path = Path(model_path)
         if not (path / "config.json").is_file():
             raise GenerationError(f"no Hugging Face model (config.json) in {path}")
@@ -65,7 +65,7 @@ class TransformersGenerator:
         """See ``Generator.stream`` (tokens come from a ``TextIteratorStreamer``)."""
         if max_new_tokens <= 0:
             raise ValueError(f"max_new_tokens must be greater than 0, got {max_new_tokens}")
-        transformers = require("transformers", "llm")
+        transformers = require("transformers")
         ids = self._inputs(prompt, max_new_tokens)
         streamer = transformers.TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
         halt = threading.Event()

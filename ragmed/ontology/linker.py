@@ -105,7 +105,7 @@ class Linker:
 
     def __init__(self, store: ConceptStore, scopes: tuple[str, ...] = ("exact", "related"),
                  priority: tuple[str, ...] = DEFAULT_PRIORITY, excluded: tuple[str, ...] = DEFAULT_EXCLUDED) -> None:
-        ahocorasick = require("ahocorasick", "ontology")
+        ahocorasick = require("ahocorasick")
         self.store = store
         self.priority = {prefix: rank for rank, prefix in enumerate(priority)}
         self._words, self._abbreviations = _Dictionary(), _Dictionary()

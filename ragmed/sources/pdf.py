@@ -66,7 +66,7 @@ class PdfReader:
             IngestError: the file is not a readable PDF, is damaged, or is encrypted with a password.
             MissingDependencyError: pypdf is not installed.
         """
-        pypdf = require("pypdf", "pdf")
+        pypdf = require("pypdf")
         errors = (pypdf.errors.PyPdfError, ValueError, KeyError, IndexError, TypeError, struct.error, zlib.error,
                   RecursionError)
         try:
