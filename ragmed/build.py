@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
-from ragmed.chunking import chunk_document
+from ragmed.chunking import make_chunker
 from ragmed.config import Settings
 from ragmed.embed import Embedder, EmbeddingCache, embed_with_cache
 from ragmed.errors import IngestError
@@ -105,7 +105,8 @@ def _commit(store: IndexStore, embedder: Embedder, documents: list[Document], se
         return
     _add_focus(store, changed)
     _flag_instructions(changed, report)
-    chunked = [(d, chunk_document(d, settings.chunking)) for d in changed]
+    chunker = make_chunker(settings.chunking)
+    chunked = [(d, chunker.chunk(d)) for d in changed]
     texts = [c.text for _, chunks in chunked for c in chunks]
     if progress:
         progress("embed", 0, len(texts))

@@ -1,12 +1,58 @@
-"""Sentence-aware chunking that keeps character offsets into the document text."""
+"""The chunking stage: documents cut into passages that keep character offsets into the document text.
+
+``Chunker`` is the interface; ``SentenceChunker`` (whole sentences within a token budget, by the
+approximate word-piece count or a tokenizer's) is the backend ``make_chunker`` builds from
+``ChunkingSettings``. ``tests/test_chunking.py`` holds the contract every chunker runs.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Protocol, runtime_checkable
 
 from ragmed.config import ChunkingSettings
 from ragmed.text import approx_tokens, split_sentences
 from ragmed.types import Chunk, Document
+
+
+@runtime_checkable
+class Chunker(Protocol):
+    """Cuts a document into chunks.
+
+    Every chunk satisfies ``document.text[chunk.start:chunk.end] == chunk.text``, carries the document's
+    id, and chunks are numbered from 0 in document order; a document with no text gives no chunk.
+    """
+
+    name: str
+
+    def chunk(self, document: Document) -> list[Chunk]:
+        """The chunks of ``document`` in document order."""
+        ...
+
+
+class SentenceChunker:
+    """Whole sentences packed into chunks within a token budget, never across a section boundary.
+
+    Args:
+        settings: token budget and overlap.
+        count_tokens: token counter: the approximate word-piece count by default, or a tokenizer's.
+    """
+
+    name = "sentences"
+
+    def __init__(self, settings: ChunkingSettings | None = None,
+                 count_tokens: Callable[[str], int] = approx_tokens) -> None:
+        self.settings = settings or ChunkingSettings()
+        self.count_tokens = count_tokens
+
+    def chunk(self, document: Document) -> list[Chunk]:
+        return chunk_document(document, self.settings, self.count_tokens)
+
+
+def make_chunker(settings: ChunkingSettings | None = None,
+                 count_tokens: Callable[[str], int] = approx_tokens) -> Chunker:
+    """The chunker the settings describe."""
+    return SentenceChunker(settings, count_tokens)
 
 
 def chunk_document(

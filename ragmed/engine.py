@@ -20,7 +20,7 @@ from ragmed.errors import ConfigError, InvalidRequestError, RequestCancelledErro
 from ragmed.generate.relevance import RelevanceGate
 from ragmed.index.docstore import Filters
 from ragmed.index.store import CONCEPTS, IndexStore
-from ragmed.retrieve import Query, Retriever, make_reranker
+from ragmed.retrieve import Query, Retrieval, make_reranker
 from ragmed.safety import Triage, TriageResult, make_triage, redact_passages
 from ragmed.text import is_blank
 from ragmed.types import Answer, AnswerEvent, Concept, Document, IngestReport, Passage, StreamEvent
@@ -68,9 +68,9 @@ class Engine:
         self.settings, self.store, self.embedder = settings, store, embedder
         self.cache = open_cache(settings, embedder)
         self._ontology = _load_ontology(store.folder / CONCEPTS)
-        self.retriever = Retriever(store, embedder, settings.retrieval,
-                                   expander=self._expand if self._ontology else None,
-                                   reranker=make_reranker(settings.retrieval))
+        self.retriever = Retrieval(store, embedder, settings.retrieval,
+                                    expander=self._expand if self._ontology else None,
+                                    reranker=make_reranker(settings.retrieval))
         self._answerers: dict[tuple[str, int], Any] = {}
         self._answer_lock = threading.Lock()
         self._checker: CitationChecker | None = None
@@ -124,7 +124,7 @@ class Engine:
 
     def search(self, query: str, k: int | None = None, mode: str | None = None,
                filters: Filters | dict[str, Any] | None = None) -> list[Passage]:
-        """Top-``k`` passages for ``query`` (see ``Retriever.search``); text that instructs the model or the
+        """Top-``k`` passages for ``query`` (see ``Retrieval.search``); text that instructs the model or the
         reader is blanked and such titles replaced (``ragmed.safety.redact_passages``)."""
         return redact_passages(self.retriever.search(_clean(query), k=k, mode=mode, filters=as_filters(filters)))
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from pathlib import Path
+from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -18,7 +19,6 @@ from ragmed.text import is_blank
 from ragmed.types import Concept, Passage
 
 logger = logging.getLogger(__name__)
-MODES = ("dense", "bm25", "hybrid")
 K = TypeVar("K", int, str)
 
 
@@ -35,8 +35,13 @@ class Query:
 Expander = Callable[[str], Query]
 
 
+@runtime_checkable
 class Reranker(Protocol):
-    """Reorders retrieved passages by relevance to the query."""
+    """The reranking stage: reorders retrieved passages by relevance to the query.
+
+    A backend returns the same passages (none added or dropped), best first, with its score in
+    ``passage.score`` and ``passage.scores["rerank"]``; ``make_reranker`` builds the configured one.
+    """
 
     def rerank(self, query: str, passages: list[Passage]) -> list[Passage]:
         ...
@@ -45,10 +50,10 @@ class Reranker(Protocol):
 class CrossEncoderReranker:
     """sentence-transformers ``CrossEncoder`` from a local model path."""
 
-    def __init__(self, model_path: str) -> None:
+    def __init__(self, model_path: str | Path) -> None:
         from sentence_transformers import CrossEncoder
 
-        self._model = CrossEncoder(model_path, local_files_only=True)
+        self._model = CrossEncoder(str(model_path), local_files_only=True)
 
     def rerank(self, query: str, passages: list[Passage]) -> list[Passage]:
         if not passages:
@@ -154,13 +159,34 @@ def mmr(order: list[int], relevance: dict[int, float], vectors: dict[int, np.nda
     return [order[i] for i in chosen]
 
 
-class Retriever:
-    """Dense, BM25 or hybrid retrieval over an ``IndexStore``.
+RetrievalMode = Literal["dense", "bm25", "hybrid"]
 
-    Example:
-        >>> retriever = Retriever(store, embedder, RetrievalSettings())
-        >>> retriever.search("symptoms of type 2 diabetes", k=5, mode="hybrid")
+
+@runtime_checkable
+class Retriever(Protocol):
+    """The retrieval stage: the top passages of an index for a query.
+
+    Backends (``DenseRetriever``, ``BM25Retriever``, ``HybridRetriever``) each rank the index their own way
+    and share filtering, diversity (MMR) and reranking; ``make_retriever`` builds the one a setting or a
+    request names. ``tests/test_retrieve.py`` holds the contract every backend runs.
     """
+
+    name: str
+
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None,
+               expanded: Query | None = None) -> list[Passage]:
+        """The top ``k`` passages for ``query`` (settings' ``top_k`` when None), best first.
+
+        Raises:
+            RetrievalError: a non-positive ``k`` or an empty query.
+        """
+        ...
+
+
+class _RankingRetriever:
+    """What the retrieval backends share: candidates from ``rankings``, then MMR, passages and reranking."""
+
+    name = ""
 
     def __init__(self, store: IndexStore, embedder: Embedder, settings: RetrievalSettings,
                  expander: Expander | None = None, reranker: Reranker | None = None) -> None:
@@ -172,41 +198,27 @@ class Retriever:
             return self.expander(query)
         return Query(query, query, query)
 
-    def search(self, query: str, k: int | None = None, mode: str | None = None,
-               filters: Filters | None = None, expanded: Query | None = None) -> list[Passage]:
-        """Return the top ``k`` passages for ``query``.
+    def rankings(self, query: Query, depth: int, allowed: np.ndarray | None) -> dict[str, list[tuple[int, float]]]:
+        """Each underlying ranking of at most ``depth`` ``(chunk id, score)``, best first."""
+        raise NotImplementedError
 
-        Args:
-            query: the question or search text.
-            k: passages returned (settings.top_k when None).
-            mode: "dense", "bm25" or "hybrid" (settings.mode when None).
-            filters: metadata filters applied before ranking.
-            expanded: a query already expanded by the caller.
+    def order(self, rankings: dict[str, list[tuple[int, float]]]) -> tuple[dict[int, float], list[int]]:
+        """The score of every candidate and their order, best first (a single ranking's own by default)."""
+        (ranking,) = rankings.values()
+        return dict(ranking), [cid for cid, _ in ranking]
 
-        Raises:
-            RetrievalError: an unknown mode, a non-positive k, or an empty query.
-        """
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None,
+               expanded: Query | None = None) -> list[Passage]:
         k = self.settings.top_k if k is None else k
-        mode = mode or self.settings.mode
         if k <= 0:
             raise RetrievalError(f"k must be greater than 0, got {k}")
-        if mode not in MODES:
-            raise RetrievalError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if is_blank(query):
             raise RetrievalError("query must not be empty")
         q = expanded or self.expand(query)
         allowed = self.store.allowed_ids(filters)
         depth = max(self.settings.candidates, k)
-        rankings: dict[str, list[tuple[int, float]]] = {}
-        if mode in ("dense", "hybrid"):
-            rankings["dense"] = self.store.dense_search(self.embedder.encode_query(q.dense_text), depth, allowed)
-        if mode in ("bm25", "hybrid"):
-            rankings["bm25"] = self.store.bm25_search(q.lexical_text, depth, allowed)
-        if mode == "hybrid":
-            fused, order = self._fuse(rankings)
-        else:
-            fused = dict(rankings[mode])
-            order = [cid for cid, _ in rankings[mode]]
+        rankings = self.rankings(q, depth, allowed)
+        fused, order = self.order(rankings)
         order = order[:depth]
         if self.settings.mmr_lambda < 1.0 or self.settings.dedup_threshold < 1.0:
             rank_relevance = {cid: -float(i) for i, cid in enumerate(order)}
@@ -217,7 +229,49 @@ class Retriever:
             passages = self.reranker.rerank(query, passages)
         return passages[:k]
 
-    def _fuse(self, rankings: dict[str, list[tuple[int, float]]]) -> tuple[dict[int, float], list[int]]:
+    def _passages(self, order: list[int], fused: dict[int, float],
+                  rankings: dict[str, list[tuple[int, float]]]) -> list[Passage]:
+        found = self.store.docstore.passages(order)
+        by_name = {name: dict(r) for name, r in rankings.items()}
+        out = []
+        for cid in order:
+            passage = found.get(cid)
+            if passage is None:
+                continue
+            passage.score = float(fused[cid])
+            passage.scores = {name: scores[cid] for name, scores in by_name.items() if cid in scores}
+            out.append(passage)
+        return out
+
+
+class DenseRetriever(_RankingRetriever):
+    """Passages ranked by the inner product of their embedding with the (expanded) query's."""
+
+    name = "dense"
+
+    def rankings(self, query: Query, depth: int, allowed: np.ndarray | None) -> dict[str, list[tuple[int, float]]]:
+        return {"dense": self.store.dense_search(self.embedder.encode_query(query.dense_text), depth, allowed)}
+
+
+class BM25Retriever(_RankingRetriever):
+    """Passages ranked by the lexical index (BM25) on the (expanded) query's words."""
+
+    name = "bm25"
+
+    def rankings(self, query: Query, depth: int, allowed: np.ndarray | None) -> dict[str, list[tuple[int, float]]]:
+        return {"bm25": self.store.bm25_search(query.lexical_text, depth, allowed)}
+
+
+class HybridRetriever(_RankingRetriever):
+    """The dense and BM25 rankings fused (``settings.fusion``), by document when ``settings.fuse_documents``."""
+
+    name = "hybrid"
+
+    def rankings(self, query: Query, depth: int, allowed: np.ndarray | None) -> dict[str, list[tuple[int, float]]]:
+        return {**DenseRetriever.rankings(self, query, depth, allowed),
+                **BM25Retriever.rankings(self, query, depth, allowed)}
+
+    def order(self, rankings: dict[str, list[tuple[int, float]]]) -> tuple[dict[int, float], list[int]]:
         """The fused score of every candidate passage and their order, best first."""
         weights = {"dense": self.settings.dense_weight, "bm25": self.settings.bm25_weight}
         fusion = self.settings.fusion
@@ -237,19 +291,66 @@ class Retriever:
         order = sorted(fused, key=lambda c: (-score[c], document_of.get(c, ""), -fused[c]))
         return score, per_document_cap(order, document_of, self.settings.max_per_document)
 
-    def _passages(self, order: list[int], fused: dict[int, float],
-                  rankings: dict[str, list[tuple[int, float]]]) -> list[Passage]:
-        found = self.store.docstore.passages(order)
-        by_name = {name: dict(r) for name, r in rankings.items()}
-        out = []
-        for cid in order:
-            passage = found.get(cid)
-            if passage is None:
-                continue
-            passage.score = float(fused[cid])
-            passage.scores = {name: scores[cid] for name, scores in by_name.items() if cid in scores}
-            out.append(passage)
-        return out
+
+#: The retrieval backends by mode name; ``make_retriever`` is the one place a mode name is looked up.
+RETRIEVERS: dict[str, type[_RankingRetriever]] = {
+    "dense": DenseRetriever, "bm25": BM25Retriever, "hybrid": HybridRetriever}
+MODES: tuple[str, ...] = tuple(RETRIEVERS)
+
+
+def make_retriever(store: IndexStore, embedder: Embedder, settings: RetrievalSettings, mode: str | None = None, *,
+                   expander: Expander | None = None, reranker: Reranker | None = None) -> Retriever:
+    """The retriever for ``mode`` (``settings.mode`` when None).
+
+    Raises:
+        RetrievalError: an unknown mode.
+    """
+    name = mode or settings.mode
+    if name not in RETRIEVERS:
+        raise RetrievalError(f"mode must be one of {', '.join(MODES)}, got {name!r}")
+    return RETRIEVERS[name](store, embedder, settings, expander, reranker)
+
+
+class Retrieval:
+    """The retrieval stage of an engine: query expansion and a search by the configured retriever or the
+    one a request names.
+
+    Example:
+        >>> retrieval = Retrieval(store, embedder, RetrievalSettings())
+        >>> retrieval.search("symptoms of type 2 diabetes", k=5, mode="hybrid")
+    """
+
+    def __init__(self, store: IndexStore, embedder: Embedder, settings: RetrievalSettings,
+                 expander: Expander | None = None, reranker: Reranker | None = None) -> None:
+        self.store, self.embedder, self.settings = store, embedder, settings
+        self.expander, self.reranker = expander, reranker
+
+    def retriever(self, mode: str | None = None) -> Retriever:
+        """The retriever for ``mode`` (the settings' when None) over this index, with the current settings."""
+        return make_retriever(self.store, self.embedder, self.settings, mode,
+                              expander=self.expander, reranker=self.reranker)
+
+    def expand(self, query: str) -> Query:
+        """``query`` expanded with linked concepts when an expander is set and expansion is on."""
+        if self.expander is not None and self.settings.expand_query:
+            return self.expander(query)
+        return Query(query, query, query)
+
+    def search(self, query: str, k: int | None = None, mode: str | None = None,
+               filters: Filters | None = None, expanded: Query | None = None) -> list[Passage]:
+        """Return the top ``k`` passages for ``query``.
+
+        Args:
+            query: the question or search text.
+            k: passages returned (settings.top_k when None).
+            mode: a retriever name, ``MODES`` (settings.mode when None).
+            filters: metadata filters applied before ranking.
+            expanded: a query already expanded by the caller.
+
+        Raises:
+            RetrievalError: an unknown mode, a non-positive k, or an empty query.
+        """
+        return self.retriever(mode).search(query, k=k, filters=filters, expanded=expanded)
 
 
 def make_reranker(settings: RetrievalSettings) -> Reranker | None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ragmed.chunking import chunk_document
+from ragmed.chunking import Chunker, SentenceChunker, chunk_document, make_chunker
 from ragmed.config import ChunkingSettings
 from ragmed.text import approx_tokens, split_sentences
 from ragmed.types import Document
@@ -70,3 +70,78 @@ def test_sentence_splitter_keeps_abbreviations_and_decimals():
     text = "Smith et al. reported a 3.5 mg/dL rise, e.g. in adults. Thirst is common! Is it? Yes."
     sentences = [text[s:e] for s, e in split_sentences(text)]
     assert sentences == ["Smith et al. reported a 3.5 mg/dL rise, e.g. in adults.", "Thirst is common!", "Is it?", "Yes."]
+
+
+# --- the contract every chunker runs -------------------------------------------------------------------
+
+class ChunkerContract:
+    """What every ``Chunker`` must do, on real abstracts. A backend's class defines ``make(max_tokens)`` and
+    ``count(text)`` (the tokens it budgets by)."""
+
+    def make(self, max_tokens: int) -> Chunker:
+        raise NotImplementedError
+
+    def count(self, text: str) -> int:
+        raise NotImplementedError
+
+    def test_is_a_chunker(self) -> None:
+        chunker = self.make(80)
+        assert isinstance(chunker, Chunker) and chunker.name
+
+    def test_offsets_ordinals_and_ids(self, data_dir) -> None:  # type: ignore[no-untyped-def]
+        chunker = self.make(80)
+        for doc in _pubmedqa_documents(data_dir, 15):
+            chunks = chunker.chunk(doc)
+            assert chunks, doc.id
+            assert [c.ordinal for c in chunks] == list(range(len(chunks)))
+            assert {c.doc_id for c in chunks} == {doc.id}
+            assert all(doc.text[c.start:c.end] == c.text and c.text.strip() for c in chunks)
+            assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+
+    def test_every_word_is_in_a_chunk_within_the_budget(self, data_dir) -> None:  # type: ignore[no-untyped-def]
+        chunker = self.make(60)
+        for doc in _pubmedqa_documents(data_dir, 15):
+            chunks = chunker.chunk(doc)
+            covered = [False] * len(doc.text)
+            for c in chunks:
+                covered[c.start:c.end] = [True] * (c.end - c.start)
+                assert len(split_sentences(c.text)) == 1 or self.count(c.text) <= 60, c.text
+            missed = "".join(ch for ch, seen in zip(doc.text, covered) if not seen)
+            assert not missed.strip(), missed[:200]
+
+    def test_no_text_gives_no_chunk(self) -> None:
+        chunker = self.make(80)
+        assert chunker.chunk(Document(id="empty", source="s", title="t", text="")) == []
+        assert chunker.chunk(Document(id="blank", source="s", title="t", text=" \n\n ")) == []
+
+    def test_the_same_document_gives_the_same_chunks(self, data_dir) -> None:  # type: ignore[no-untyped-def]
+        doc = _pubmedqa_documents(data_dir, 1)[0]
+        assert self.make(50).chunk(doc) == self.make(50).chunk(doc)
+
+
+class TestSentenceChunkerApproximateTokens(ChunkerContract):
+    def make(self, max_tokens: int) -> Chunker:
+        return make_chunker(ChunkingSettings(max_tokens=max_tokens, overlap_sentences=1))
+
+    def count(self, text: str) -> int:
+        return approx_tokens(text)
+
+
+class TestSentenceChunkerEmbeddingTokenizer(ChunkerContract):
+    """Budgeted by the embedding model's own word-piece tokenizer."""
+
+    @pytest.fixture(autouse=True)
+    def _tokenizer(self) -> None:
+        from transformers import AutoTokenizer
+
+        from ragmed.config import EmbeddingSettings
+        from ragmed.embed import resolve_model_path
+
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(EmbeddingSettings().model))
+        self._count = lambda text: len(tokenizer.tokenize(text))
+
+    def make(self, max_tokens: int) -> Chunker:
+        return SentenceChunker(ChunkingSettings(max_tokens=max_tokens, overlap_sentences=0), self._count)
+
+    def count(self, text: str) -> int:
+        return int(self._count(text))

@@ -448,3 +448,64 @@ def test_http_backend_chooses_an_option_from_a_served_gemma(gemma, diabetes) -> 
         pieces = list(gen.stream("The heart is a muscle that", max_new_tokens=12))
     assert choice in ("yes", "no", "maybe") and scores[choice] > FLOOR
     assert len(pieces) > 1 and "".join(pieces) == gemma.generate("The heart is a muscle that", max_new_tokens=12)
+
+
+# --- the contract every Generator backend runs ----------------------------------------------------------
+
+CONTRACT_PROMPT = "Question: What is diabetes?\nAnswer: Diabetes is"
+
+
+@pytest.fixture(params=["transformers", "openai", pytest.param("llamacpp", marks=pytest.mark.slow)])
+def backend(request):  # type: ignore[no-untyped-def]
+    if request.param == "transformers":
+        return request.getfixturevalue("gpt2")
+    if request.param == "openai":
+        return http_generator(request.getfixturevalue("gpt2_server").url)
+    return request.getfixturevalue("gemma")
+
+
+@pytest.mark.integration
+def test_generator_contract(backend) -> None:  # type: ignore[no-untyped-def]
+    assert isinstance(backend, Generator) and backend.name
+    full = backend.generate(CONTRACT_PROMPT, max_new_tokens=10)
+    assert isinstance(full, str) and full.strip()
+    assert "".join(backend.stream(CONTRACT_PROMPT, max_new_tokens=10)) == full  # greedy: the same text either way
+    middle = len(full) // 2
+    stop = full[middle:middle + 2]
+    cut = backend.generate(CONTRACT_PROMPT, max_new_tokens=10, stop=[stop])
+    assert cut == full[:full.find(stop)] and stop not in cut
+    assert "".join(backend.stream(CONTRACT_PROMPT, max_new_tokens=10, stop=[stop])) == cut
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="max_new_tokens must be greater than 0"):
+            backend.generate(CONTRACT_PROMPT, max_new_tokens=bad)
+        with pytest.raises(ValueError, match="max_new_tokens must be greater than 0"):
+            list(backend.stream(CONTRACT_PROMPT, max_new_tokens=bad))
+    # The model's own continuation is among the options, so a backend that can only read the server's likeliest
+    # next tokens (OpenAI-compatible) finds one of them.
+    scores = backend.score_options(CONTRACT_PROMPT, [full, " the knee", " maybe"])
+    assert len(scores) == 3 and all(isinstance(s, float) and FLOOR <= s <= 0.0 for s in scores)
+    with pytest.raises(ValueError, match="options must not be empty"):
+        backend.score_options("Diabetes is", [])
+
+
+@pytest.fixture(params=["extractive", "transformers", pytest.param("llamacpp", marks=pytest.mark.slow)])
+def answering(request):  # type: ignore[no-untyped-def]
+    """A backend name and its generator (None: the extractive answer, no model)."""
+    generators = {"extractive": lambda: None, "transformers": lambda: request.getfixturevalue("gpt2"),
+                  "llamacpp": lambda: request.getfixturevalue("gemma")}
+    return request.param, generators[request.param]()
+
+
+@pytest.mark.integration
+def test_every_backend_answers_with_checked_citations_only(answering, diabetes, embedder) -> None:  # type: ignore[no-untyped-def]
+    name, generator = answering
+    settings = load_settings(generation={"backend": name, "max_new_tokens": 48})
+    answer = Answerer(settings, embedder=embedder, generator=generator).answer("What are the symptoms of diabetes?",
+                                                                                diabetes, "clinician")
+    assert answer.generator in ("extractive", getattr(generator, "name", "extractive"))
+    assert answer.generator != "extractive" or name == "extractive" or answer.fallback_reason
+    assert not answer.abstained and answer.citations
+    assert_checked(answer, diabetes)
+    supported = [s.text for s in answer.sentences if s.supported]
+    assert supported and all(s in answer.text for s in supported)
+    assert not any(s.text in answer.text for s in answer.sentences if not s.supported)

@@ -9,7 +9,19 @@ import numpy as np
 import pytest
 
 from ragmed.errors import RetrievalError
-from ragmed.retrieve import best_per_document, mmr, rrf, weighted, zscore
+from ragmed.retrieve import (
+    RETRIEVERS,
+    CrossEncoderReranker,
+    Reranker,
+    Retriever,
+    best_per_document,
+    make_retriever,
+    mmr,
+    rrf,
+    weighted,
+    zscore,
+)
+from ragmed.types import Passage
 
 
 @pytest.mark.unit
@@ -122,3 +134,80 @@ def test_bad_search_requests_are_clear_errors(small_engine):
         small_engine.search("x", mode="fuzzy")
     with pytest.raises(RetrievalError, match="k must be greater than 0, got 0"):
         small_engine.search("x", k=0)
+
+
+# --- the contract every retriever runs (each backend in RETRIEVERS, on the real index) ----------------------
+
+QUESTION = "How is type 2 diabetes diagnosed?"
+
+
+@pytest.fixture(params=sorted(RETRIEVERS))
+def backend(request, small_engine):  # type: ignore[no-untyped-def]
+    settings = small_engine.settings.retrieval.model_copy(update={"fuse_documents": False})
+    return make_retriever(small_engine.store, small_engine.embedder, settings, request.param)
+
+
+@pytest.mark.integration
+def test_retriever_contract_ranks_relevant_distinct_passages_best_first(backend):  # type: ignore[no-untyped-def]
+    assert isinstance(backend, Retriever) and backend.name in RETRIEVERS
+    passages = backend.search(QUESTION, k=6)
+    assert len(passages) == 6
+    assert len({p.chunk_id for p in passages}) == 6
+    assert any("diabet" in (p.text + p.title).lower() for p in passages[:3])
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+    assert all(p.scores and set(p.scores) <= {"dense", "bm25"} for p in passages)
+    assert len(backend.search(QUESTION, k=2)) == 2
+    assert [p.chunk_id for p in backend.search(QUESTION, k=2)] == [p.chunk_id for p in passages[:2]]
+
+
+@pytest.mark.integration
+def test_retriever_contract_filters_and_refuses_bad_requests(backend):  # type: ignore[no-untyped-def]
+    from ragmed.index.docstore import Filters
+
+    only = backend.search(QUESTION, k=5, filters=Filters(sources=["pubmedqa"]))
+    assert only and all(p.source == "pubmedqa" for p in only)
+    assert backend.search(QUESTION, k=5, filters=Filters(sources=["no-such-source"])) == []
+    with pytest.raises(RetrievalError, match="k must be greater than 0"):
+        backend.search(QUESTION, k=0)
+    with pytest.raises(RetrievalError, match="query must not be empty"):
+        backend.search(" \u200b ")
+
+
+def test_an_unknown_mode_is_named_with_the_known_ones(small_engine):  # type: ignore[no-untyped-def]
+    with pytest.raises(RetrievalError, match="mode must be one of dense, bm25, hybrid, got .fuzzy."):
+        make_retriever(small_engine.store, small_engine.embedder, small_engine.settings.retrieval, "fuzzy")
+
+
+# --- the contract every reranker runs ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cross_encoder():  # type: ignore[no-untyped-def]
+    # The packaged verifier is a MiniLM cross-encoder: a real local model of the kind a reranker loads.
+    from ragmed.verify.trained import PACKAGED
+
+    return CrossEncoderReranker(PACKAGED)
+
+
+@pytest.fixture(params=["cross-encoder"])
+def reranker(request, cross_encoder):  # type: ignore[no-untyped-def]
+    return {"cross-encoder": cross_encoder}[request.param]
+
+
+@pytest.mark.integration
+def test_reranker_contract_reorders_the_same_passages(reranker, small_engine):  # type: ignore[no-untyped-def]
+    assert isinstance(reranker, Reranker)
+    found = small_engine.search(QUESTION, k=8, mode="bm25")
+    ids = [p.chunk_id for p in found]
+    reranked = reranker.rerank(QUESTION, [Passage(**vars(p)) for p in found])
+    assert sorted(p.chunk_id for p in reranked) == sorted(ids)
+    assert all("rerank" in p.scores and p.score == p.scores["rerank"] for p in reranked)
+    assert [p.score for p in reranked] == sorted((p.score for p in reranked), reverse=True)
+    assert reranker.rerank(QUESTION, []) == []
+
+
+@pytest.mark.integration
+def test_a_retriever_with_a_reranker_returns_reranked_passages(small_engine, cross_encoder):  # type: ignore[no-untyped-def]
+    retriever = make_retriever(small_engine.store, small_engine.embedder, small_engine.settings.retrieval, "bm25",
+                               reranker=cross_encoder)
+    passages = retriever.search(QUESTION, k=4)
+    assert len(passages) == 4 and all("rerank" in p.scores and "bm25" in p.scores for p in passages)

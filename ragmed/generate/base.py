@@ -15,8 +15,10 @@ class Generator(Protocol):
     """A text generator that completes a prompt and scores fixed continuations.
 
     Backends: ``llamacpp.LlamaCppGenerator`` (GGUF), ``hf.TransformersGenerator`` (local Hugging Face
-    causal LM), ``openai_http.OpenAIGenerator`` (OpenAI-compatible HTTP server). Every method raises
-    ``GenerationError`` when the backend fails.
+    causal LM), ``openai_http.OpenAIGenerator`` (OpenAI-compatible HTTP server), built by
+    ``factory.make_generator`` from ``GenerationSettings.backend`` (``extractive`` needs none). Every method
+    raises ``GenerationError`` when the backend fails and ``ValueError`` for a non-positive ``max_new_tokens``
+    or no options; ``test_generator_contract`` in ``tests/test_generate.py`` runs on every backend.
     """
 
     name: str

@@ -94,6 +94,7 @@ class OpenAIGenerator:
 
     def generate(self, prompt: str, *, max_new_tokens: int, stop: list[str] | None = None) -> str:
         """See ``Generator.generate``."""
+        _check_limit(max_new_tokens)
         data = self._post(self._body(prompt, max_new_tokens, stop))
         try:
             text = data["choices"][0]["message"]["content"] or ""
@@ -103,6 +104,7 @@ class OpenAIGenerator:
 
     def stream(self, prompt: str, *, max_new_tokens: int, stop: list[str] | None = None) -> Iterator[str]:
         """See ``Generator.stream``: server-sent events, retried only before the first token arrives."""
+        _check_limit(max_new_tokens)
         return stream_with_stops(self._events(self._body(prompt, max_new_tokens, stop, stream=True)), stop)
 
     def _events(self, body: dict[str, Any]) -> Iterator[str]:
@@ -170,3 +172,8 @@ def _sse_pieces(events: Iterator[ServerSentEvent]) -> Iterator[str]:
             text = (choice.get("delta") or {}).get("content") or choice.get("text") or ""
             if text:
                 yield text
+
+
+def _check_limit(max_new_tokens: int) -> None:
+    if max_new_tokens <= 0:
+        raise ValueError(f"max_new_tokens must be greater than 0, got {max_new_tokens}")
