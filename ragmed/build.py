@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ragmed.chunking import chunk_document
 from ragmed.config import Settings
-from ragmed.embed import Embedder, EmbeddingCache, embed_with_cache
+from ragmed.embedding import Embedder, EmbeddingCache, cache_folder, embed_with_cache, shared_embedder
 from ragmed.errors import IngestError
 from ragmed.index.store import CONCEPTS, IndexStore
 from ragmed.types import Document, IngestReport, RecordError
@@ -22,8 +22,8 @@ Progress = Callable[[str, int, "int | None"], None]
 
 def open_cache(settings: Settings, embedder: Embedder) -> EmbeddingCache:
     """The embedding cache shared by every index under the index root."""
-    folder = settings.embedding.cache_dir or settings.index.root / ".cache"
-    return EmbeddingCache(Path(folder) / "embeddings.sqlite", embedder.model_id, embedder.dimension)
+    folder = cache_folder(settings.embedding, settings.index.root)
+    return EmbeddingCache(folder / "embeddings.sqlite", embedder.model_id, embedder.dimension)
 
 
 def validate(document: Document) -> str | None:
@@ -159,8 +159,6 @@ def build_index(
         embedder: an already loaded embedder to reuse.
         fmt: reader name to force for every path.
     """
-    from ragmed.engine import shared_embedder
-
     embedder = embedder or shared_embedder(settings)
     name = name or settings.index.name
     store = IndexStore.create(settings.index.root / name, embedder.model_id, embedder.dimension, settings.index)
@@ -196,7 +194,6 @@ def build_knowledge(
     what it indexed before (and says so in ``report.errors``); documents added to the index by other means
     are never touched.
     """
-    from ragmed.engine import shared_embedder
     from ragmed.knowledge import load_manifest
 
     manifest = load_manifest(manifest_path or settings.knowledge)
