@@ -2,8 +2,10 @@
 
 The exported graph takes the tokeniser's outputs and returns the model's normalised sentence embedding (the
 transformer, its pooling and normalisation in one graph), so the ONNX backend needs no PyTorch at run time
-once the export is cached. The cache folder is ``<cache>/onnx/<model>-<key>/`` where the key hashes the
-model's files and the export options: a changed model or option gives a new export, never a stale one.
+once the export is cached. The model is traced with eager attention, and ONNX Runtime's transformer optimiser
+fuses attention, embedding and layer normalisation where it knows the architecture (BERT and its kin). The cache
+folder is ``<cache>/onnx/<model>-<key>/`` where the key hashes the model's files and the export options: a
+changed model or option gives a new export, never a stale one.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ragmed.embedding.base import model_name, resolve_model_path
 from ragmed.errors import ConfigError, require
 
 #: Bumped when the export recipe changes, so that older exports are not reused.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 OPSET = 17
 FP32, INT8 = "model.onnx", "model-int8.onnx"
 
@@ -80,7 +82,8 @@ def _export(model_path: Path, folder: Path) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True).eval()
+    model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True,
+                                model_kwargs={"attn_implementation": "eager"}).eval()
     sample = model.preprocess(["a short example sentence", "a second, somewhat longer example of a passage"])
     names = [key for key, value in sample.items() if isinstance(value, torch.Tensor)]
 
@@ -102,6 +105,7 @@ def _export(model_path: Path, folder: Path) -> None:
             torch.onnx.export(Pipeline(model), tuple(sample[n] for n in names), str(work / FP32), input_names=names,
                               output_names=["sentence_embedding"], opset_version=OPSET, dynamo=False,
                               dynamic_axes={**axes, "sentence_embedding": {0: "batch"}})
+        _optimise(work / FP32, model)
         model.tokenizer.save_pretrained(str(work / "tokenizer"))
         dimension, max_length = model.get_embedding_dimension(), model.max_seq_length
         if dimension is None or max_length is None:
@@ -118,16 +122,31 @@ def _export(model_path: Path, folder: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _optimise(graph: Path, model: Any) -> None:
+    """Fuse attention, embedding and layer normalisation in place, for architectures ONNX Runtime's transformer
+    optimiser knows; other graphs are left as exported (ONNX Runtime still applies its generic fusions)."""
+    from onnxruntime.transformers import optimizer
+
+    config: Any = getattr(getattr(model[0], "auto_model", None), "config", None)
+    kind = getattr(config, "model_type", None)
+    if config is None or kind not in optimizer.MODEL_TYPES:
+        return
+    fused = optimizer.optimize_model(str(graph), model_type=kind, num_heads=int(config.num_attention_heads),
+                                     hidden_size=int(config.hidden_size))
+    fused.save_model_to_file(str(graph))
+
+
 def _quantize(source: Path, target: Path) -> None:
     """int8 dynamic quantisation of the weights of every MatMul with constant weights: signed 7-bit range
     per output channel, which keeps int16 accumulation from saturating on CPUs without VNNI."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     handle, name = tempfile.mkstemp(prefix=f".{target.name}-", suffix=".onnx", dir=target.parent)
     os.close(handle)
     try:
         quantize_dynamic(str(source), name, weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
-                         extra_options={"MatMulConstBOnly": True})
+                         extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT})
         os.replace(name, target)
     finally:
         if os.path.exists(name):
