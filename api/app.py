@@ -27,12 +27,16 @@ from api.middleware import (
     TimeoutMiddleware,
     access_logger,
 )
-from api.ratelimit import TokenBucketLimiter
+from api.openapi import install_openapi
+from api.ratelimit import RateLimiter
+from api.responses import SSE_EVENTS, ChatChunk
 from api.routes import ask, chat, documents, service, web
 from api.runtime import Runtime
 from api.security import KeyStore
+from api.work import AnswerPool
 from ragmed.config import Settings, load_settings
 from ragmed.errors import RagmedError
+from ragmed.logs import LogHasher, load_hash_key
 
 if TYPE_CHECKING:
     from ragmed.engine import Engine
@@ -42,9 +46,12 @@ logger = logging.getLogger("ragmed.api")
 DESCRIPTION = """Cited answers from medical literature and ontologies.
 
 Reads (`/v1/ask`, `/v1/search`, `/v1/documents/{id}`, `/v1/concepts`, `/v1/chat/completions`) take an
-API key when the service requires one; writes (`POST`/`DELETE /v1/documents`) always do. Send it as
-`Authorization: Bearer <key>` or `X-API-Key: <key>`. Limits: 401/403 for keys, 413 for large bodies,
-422 for invalid fields (the message names the field), 429 with `Retry-After` for rate limits.
+API key when the service requires one; writes (`POST`/`DELETE /v1/documents`) always do, and choosing another
+generator than the server's, or a token limit above its default, needs a key with the `generate` permission.
+Send it as `Authorization: Bearer <key>` or `X-API-Key: <key>`. Limits: 401/403 for keys, 413 for large
+bodies, 422 for invalid fields (the message names the field), 429 with `Retry-After` for rate limits, 503
+with `Retry-After` when the answer queue is full, 504 past the request deadline. A client that disconnects
+cancels its answer.
 """
 
 
@@ -67,7 +74,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, i
     runtime = Runtime(
         settings=settings,
         keys=KeyStore.parse(settings.api.api_keys),
-        limiter=TokenBucketLimiter(settings.api.rate_limit_per_minute),
+        limiter=RateLimiter(settings.api.rate_limit_per_minute, settings.api.rate_limit_storage),
+        pool=AnswerPool(settings.api.answer_workers, settings.api.answer_queue),
+        hasher=LogHasher(load_hash_key(settings)),
         index=index or settings.index.name,
     )
 
@@ -78,6 +87,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, i
             yield
         finally:
             loading.cancel()
+            runtime.pool.close()
             if engine is None and runtime.engine is not None:
                 close = getattr(runtime.engine, "close", None)
                 if close is not None:
@@ -90,6 +100,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, i
     for module in (ask, documents, chat, service, web):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
+    install_openapi(app, [*SSE_EVENTS.values(), ChatChunk], settings.api.max_question_chars,
+                    settings.api.require_key_for_reads)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(TimeoutMiddleware, seconds=settings.api.request_timeout_s)
     if settings.api.cors_origins:
@@ -101,7 +113,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, i
             expose_headers=["Retry-After", "X-Request-ID"],
             max_age=600,
         )
-    app.add_middleware(ObservabilityMiddleware, metrics=runtime.metrics)
+    app.add_middleware(ObservabilityMiddleware, metrics=runtime.metrics, hasher=runtime.hasher)
     return app
 
 
@@ -116,7 +128,7 @@ async def _load(runtime: Runtime, engine: Engine | None) -> None:
         await run_in_threadpool(_warm, engine)
         runtime.ready = True
         logger.info("index ready", extra={"index": runtime.index, "revision": engine.revision})
-    except Exception as exc:
+    except Exception as exc:  # reported by /readyz and logged; the service keeps answering 503
         runtime.error = f"{type(exc).__name__}: {exc}"
         logger.error("index failed to load", exc_info=exc)
 

@@ -30,12 +30,13 @@ from ragmed.errors import (
     MissingDependencyError,
     OntologyError,
     RagmedError,
+    RequestCancelledError,
     RetrievalError,
 )
 
 logger = logging.getLogger("ragmed.api")
 
-_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+_TYPES = {499: "client_closed_request", 405: "invalid_request_error", 400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
           404: "not_found_error", 413: "request_too_large", 415: "invalid_request_error",
           422: "invalid_request_error", 429: "rate_limit_error", 503: "service_unavailable",
           504: "timeout_error"}
@@ -45,6 +46,7 @@ _RAGMED_STATUS: list[tuple[type[RagmedError], int, str | None]] = [
     (MissingDependencyError, 503, "generator"),
     (GenerationError, 503, "generator"),
     (IndexError_, 503, None),
+    (RequestCancelledError, 499, None),
     (InvalidRequestError, 422, None),
     (RetrievalError, 400, "filters"),
     (IngestError, 422, "file"),
@@ -71,8 +73,15 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+def _safe(text: str) -> str:
+    """``text`` with lone surrogates written as escapes, so the body is always valid UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def error_body(status: int, message: str, field: str | None = None) -> dict[str, Any]:
-    """Build the JSON body of an error response."""
+    """Build the JSON body of an error response (the ``ErrorBody`` model)."""
+    message = _safe(message)
+    field = _safe(field) if field is not None else None
     return {
         "detail": message,
         "error": {"message": message, "type": _TYPES.get(status, "api_error"), "param": field, "code": status},
@@ -97,6 +106,23 @@ def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _route(request: Request) -> str:
+    """The route template of ``request`` (never its path: a path can hold a document id)."""
+    return str(getattr(request.scope.get("route"), "path", None) or "unmatched")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (several routes can share one path)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None) or set()
+        if any(route.matches({**request.scope, "method": m})[0] == Match.FULL for m in route_methods):
+            methods |= set(route_methods)
+    return sorted(methods)
 
 
 def status_for(exc: RagmedError) -> tuple[int, str | None]:
@@ -125,12 +151,12 @@ def install_handlers(app: FastAPI) -> None:
                 messages.append(f"body: invalid JSON ({err.get('ctx', {}).get('error', err.get('msg'))})")
                 fields[-1] = "body"
                 continue
-            msg = f"{name}: {err.get('msg')}"
+            msg = f"{name}: {str(err.get('msg')).removeprefix('Value error, ')}"
             if err.get("type") not in ("missing", "extra_forbidden") and "input" in err and name != "question":
                 msg += f" (got {_short(err['input'])})"
             messages.append(msg)
         body = error_body(status, "; ".join(messages) or "invalid request", fields[0] if fields else None)
-        body["errors"] = [{"field": f, "message": m} for f, m in zip(fields, messages)]
+        body["errors"] = [{"field": _safe(f), "message": _safe(m)} for f, m in zip(fields, messages, strict=True)]
         return JSONResponse(body, status_code=status)
 
     @app.exception_handler(StarletteHTTPException)
@@ -138,9 +164,12 @@ def install_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = f"path: no endpoint at {request.url.path}"
-        elif exc.status_code == 405:
-            message = f"method: {request.method} is not allowed on {request.url.path}"
-        return error_response(exc.status_code, message, getattr(exc, "field", None), dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allowed = _allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            message = f"method: {request.method} is not allowed here; allowed: {', '.join(allowed)}"
+        return error_response(exc.status_code, message, getattr(exc, "field", None), headers)
 
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
@@ -150,10 +179,10 @@ def install_handlers(app: FastAPI) -> None:
     async def _ragmed(request: Request, exc: RagmedError) -> JSONResponse:
         status, field = status_for(exc)
         headers = {"Retry-After": "5"} if status == 503 else None
-        logger.warning("request failed", extra={"path": request.url.path, "status": status, "error": type(exc).__name__})
+        logger.warning("request failed", extra={"route": _route(request), "status": status, "error": type(exc).__name__})
         return error_response(status, str(exc), field, headers)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
-        logger.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+        logger.error("unhandled error", exc_info=exc, extra={"route": _route(request)})
         return error_response(500, "internal error; the server logged the details")

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from typing import Any
 
 import anyio
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.deid import deidentify
 from api.errors import error_response
 from api.metrics import ApiMetrics
-from api.redact import redact
+from ragmed.logs import LogHasher
 
 access_logger = logging.getLogger("ragmed.api.access")
 
@@ -31,24 +34,42 @@ class BodyTooLarge(HTTPException):
         self.field = "body"
 
 
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+
+
+def note_text(request: Request, name: str, text: str) -> None:
+    """Record personal text (a question, a query) for the access log as its keyed hash and length, plus a
+    de-identified copy when ``logging.deidentified_copy`` is set; the text itself is never kept."""
+    runtime = request.app.state.runtime
+    fields: dict[str, Any] = runtime.hasher.fields(name, text)
+    if runtime.settings.logging.deidentified_copy:
+        fields[f"{name}_deid"] = deidentify(text)
+    request.state.log_fields = {**getattr(request.state, "log_fields", {}), **fields}
+
+
 class ObservabilityMiddleware:
     """Counts and times every request per route template and writes one JSON access-log line.
 
-    Log fields: ``request_id``, ``method``, ``path``, ``route``, ``status``, ``duration_ms``,
-    ``client`` (key name or address) and, where a route recorded it, the redacted ``question``.
-    The query string is redacted too. The request id (from ``X-Request-ID`` or new) is echoed back.
+    Log fields: ``request_id``, ``method``, ``route`` (the template, e.g. ``/v1/documents/{doc_id}``),
+    ``status``, ``duration_ms``, ``client`` (key name, or a keyed hash of the address) and keyed hashes with
+    lengths of what could identify someone: ``path_hmac`` (when the path holds a parameter), ``query_hmac``,
+    ``question_hmac``/``query_text_hmac``. A client's ``X-Request-ID`` is echoed back, and logged as sent only
+    when it is a UUID (otherwise as ``h:<hash>``).
     """
 
-    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics, hasher: LogHasher) -> None:
         self.app = app
         self.metrics = metrics
+        self.hasher = hasher
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        sent_id = headers.get(b"x-request-id", b"").decode("latin-1")[:128]
+        request_id = sent_id or uuid.uuid4().hex
+        logged_id = request_id if not sent_id or _UUID.match(sent_id) else "h:" + self.hasher.digest(sent_id)
         scope.setdefault("state", {})
         status = 500
         started = time.perf_counter()
@@ -69,10 +90,9 @@ class ObservabilityMiddleware:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             self.metrics.observe_request(route, scope["method"], status, elapsed)
-            self._log(scope, request_id, route, status, elapsed)
+            self._log(scope, logged_id, route, status, elapsed)
 
-    @staticmethod
-    def _log(scope: Scope, request_id: str, route: str, status: int, elapsed: float) -> None:
+    def _log(self, scope: Scope, request_id: str, route: str, status: int, elapsed: float) -> None:
         if not access_logger.isEnabledFor(logging.INFO):
             return
         state: dict[str, Any] = scope.get("state") or {}
@@ -81,23 +101,23 @@ class ObservabilityMiddleware:
             "ts": round(time.time(), 3),
             "request_id": request_id,
             "method": scope["method"],
-            "path": scope["path"],
             "route": route,
             "status": status,
             "duration_ms": round(elapsed * 1000, 1),
-            "client": state.get("client") or _client(scope),
+            "client": state.get("client") or "addr:" + self.hasher.digest(_host(scope))[:16],
         }
+        if scope["path"] != route:
+            record.update(self.hasher.fields("path", scope["path"]))
         query = scope.get("query_string", b"").decode("latin-1")
         if query:
-            record["query"] = redact(query)
-        if "question" in state:
-            record["question"] = state["question"]
-        access_logger.info(json.dumps(record, ensure_ascii=False))
+            record.update(self.hasher.fields("query", query))
+        record.update(state.get("log_fields") or {})
+        access_logger.info(json.dumps(record, ensure_ascii=True))
 
 
-def _client(scope: Scope) -> str:
+def _host(scope: Scope) -> str:
     client = scope.get("client")
-    return f"addr:{client[0]}" if client else "addr:unknown"
+    return str(client[0]) if client else "unknown"
 
 
 class TimeoutMiddleware:

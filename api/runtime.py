@@ -1,11 +1,11 @@
-"""What one app holds while it runs: settings, the engine, keys, limiter, metrics and readiness."""
+"""What one app holds while it runs: settings, the engine, keys, limiter, answer pool, log hasher, metrics."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
 import anyio.to_thread
@@ -13,9 +13,11 @@ from fastapi import Request
 
 from api.errors import ApiError
 from api.metrics import ApiMetrics
-from api.ratelimit import TokenBucketLimiter
+from api.ratelimit import RateLimiter
 from api.security import KeyStore
+from api.work import AnswerPool
 from ragmed.config import Settings
+from ragmed.logs import LogHasher
 
 if TYPE_CHECKING:
     from ragmed.engine import Engine
@@ -29,7 +31,9 @@ class Runtime:
 
     settings: Settings
     keys: KeyStore
-    limiter: TokenBucketLimiter
+    limiter: RateLimiter
+    pool: AnswerPool
+    hasher: LogHasher
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     engine: Engine | None = None
     ready: bool = False
@@ -46,30 +50,9 @@ class Runtime:
 
 def get_runtime(request: Request) -> Runtime:
     """Return the runtime of the app serving ``request``."""
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return cast(Runtime, request.app.state.runtime)
 
 
 async def run_blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a blocking call in a worker thread so the event loop keeps serving.
-
-    A request timeout abandons the wait (the call finishes in its thread, its result unused).
-    """
-    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), abandon_on_cancel=True)
-
-
-async def iterate_blocking(iterator: Iterator[T]) -> AsyncIterator[T]:
-    """Pull items from a blocking iterator, each ``next`` in a worker thread."""
-    sentinel = object()
-    try:
-        while True:
-            item = await run_blocking(next, iterator, sentinel)
-            if item is sentinel:
-                return
-            yield item  # type: ignore[misc]
-    finally:
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            try:
-                close()
-            except ValueError:
-                pass  # still running in an abandoned worker thread; it ends on its own
+    """Run a short blocking call (search, a document read) in a worker thread so the event loop keeps serving."""
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))

@@ -6,12 +6,20 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import quote
 
-from ragmed.types import Answer, Document, Passage
+from ragmed.types import Answer, Citation, Document, Passage
 
 
 def document_path(doc_id: str) -> str:
     """The API path of a document, e.g. ``/v1/documents/pmid%3A123``."""
     return "/v1/documents/" + quote(doc_id, safe="")
+
+
+def citation_json(citation: Citation) -> dict[str, Any]:
+    """A citation with ``document`` (the API path of its document) and ``link`` (its URL, or that path)."""
+    data = citation.to_dict()
+    data["document"] = document_path(citation.doc_id)
+    data["link"] = citation.url or data["document"]
+    return data
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:
@@ -21,9 +29,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     supporting sentence) and ``link`` (the source URL, or that path when the source has none).
     """
     data = answer.to_dict()
-    for citation in data["citations"]:
-        citation["document"] = document_path(citation["doc_id"])
-        citation["link"] = citation.get("url") or citation["document"]
+    data["citations"] = [citation_json(c) for c in answer.citations]
     for passage in data["passages"]:
         passage["document"] = document_path(passage["doc_id"])
     data["emergency"] = any(flag.kind == "emergency" for flag in answer.flags)

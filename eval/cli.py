@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -31,15 +31,15 @@ def run(
                                 "benchmark.json, MedQA/MedMCQA/generic JSONL, MedQuAD XML, BioASQ JSON)."),
     mode: str = typer.Option("rag", "--mode", "-m", help="closed-book, rag or oracle (the item's gold context)."),
     generator: str = typer.Option("extractive", "--generator", "-g", help="extractive, llamacpp, transformers or openai."),
-    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Evaluate this many items, sampled by --seed."),
+    limit: int | None = typer.Option(None, "--limit", "-n", help="Evaluate this many items, sampled by --seed."),
     seed: int = typer.Option(0, "--seed", "-s", help="Seed for sampling, baselines and bootstrap intervals."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<dataset>-<system>-s<seed>)."),
-    baseline: Optional[str] = typer.Option(None, "--baseline", help="random or majority (classification sets, no model)."),
-    retrieval: Optional[str] = typer.Option(None, "--retrieval", help="Retrieval mode for rag: dense, bm25 or hybrid."),
-    index: Optional[str] = typer.Option(None, "--index", "-i", help="Index to retrieve from (default: the starter index)."),
-    k: Optional[int] = typer.Option(None, "--k", help="Passages given as evidence (default: settings.retrieval.top_k)."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="Force a dataset format instead of sniffing it."),
-    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder holding pubmedqa/ and medquad/ for the known names (default: the bundled knowledge)."),
+    out_dir: Path | None = typer.Option(None, "--out", "-o", help="Run folder (default runs/<dataset>-<system>-s<seed>)."),
+    baseline: str | None = typer.Option(None, "--baseline", help="random or majority (classification sets, no model)."),
+    retrieval: str | None = typer.Option(None, "--retrieval", help="Retrieval mode for rag: dense, bm25 or hybrid."),
+    index: str | None = typer.Option(None, "--index", "-i", help="Index to retrieve from (default: the starter index)."),
+    k: int | None = typer.Option(None, "--k", help="Passages given as evidence (default: settings.retrieval.top_k)."),
+    fmt: str | None = typer.Option(None, "--format", help="Force a dataset format instead of sniffing it."),
+    data_root: Path | None = typer.Option(None, "--data-root", help="Folder holding pubmedqa/ and medquad/ for the known names (default: the bundled knowledge)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start afresh when the run folder holds another run."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
@@ -91,12 +91,12 @@ def compare(
 @app.command("retrieval")
 def retrieval(
     datasets: list[str] = typer.Option(["pubmedqa", "medquad"], "--dataset", "-d", help="pubmedqa and/or medquad."),
-    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Questions per set (PubMedQA: all; MedQuAD: 500)."),
-    corpus_size: Optional[int] = typer.Option(None, "--corpus-size", help="Documents indexed (PubMedQA: 500; MedQuAD: 5000)."),
+    limit: int | None = typer.Option(None, "--limit", "-n", help="Questions per set (PubMedQA: all; MedQuAD: 500)."),
+    corpus_size: int | None = typer.Option(None, "--corpus-size", help="Documents indexed (PubMedQA: 500; MedQuAD: 5000)."),
     seed: int = typer.Option(0, "--seed", "-s", help="Sampling seed."),
     depth: int = typer.Option(50, "--depth", help="Passages retrieved per query before de-duplicating documents (a document can fill several)."),
     out_dir: Path = typer.Option(Path("runs") / "retrieval", "--out", "-o", help="Folder for results.json and results.md."),
-    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder holding pubmedqa/ and medquad/ (default: the bundled knowledge)."),
+    data_root: Path | None = typer.Option(None, "--data-root", help="Folder holding pubmedqa/ and medquad/ (default: the bundled knowledge)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
     """Recall@1/5/10, MRR@10, nDCG@10 and search latency of dense, BM25 and hybrid retrieval."""
@@ -117,6 +117,76 @@ def retrieval(
     out.print(table(reports))
     json_path, md_path = write_results(out_dir, reports)
     out.print(f"results: {json_path}  {md_path}")
+
+
+@app.command("citations")
+def citations(
+    gold: Path | None = typer.Option(None, "--gold", help="Gold JSONL of question/claim/evidence/evidence_title/label "
+                                        "(default: eval/sets/citations/gold.jsonl)."),
+    split: str = typer.Option("test", "--split", help="dev, test or all (items without a split count in all)."),
+    backends: list[str] = typer.Option(["trained", "lexical"], "--backend", "-b", help="Verifier backends to compare."),
+    model: Path | None = typer.Option(None, "--model", help="A local CrossEncoder folder for the cross-encoder backend."),
+    index: str | None = typer.Option(None, "--index", "-i", help="Index whose concept store does the topic check "
+                                        "(default: the starter index)."),
+    synthetic: bool = typer.Option(True, "--synthetic/--no-synthetic", help="Also score the synthetic test split "
+                                   "(pairs built from the knowledge, as `ragmed train verifier` builds them)."),
+    abstention: bool = typer.Option(True, "--abstention/--no-abstention", help="Also ask the abstention questions "
+                                    "and report the share of answers that abstain."),
+    generator: str = typer.Option("extractive", "--generator", "-g", help="Generator for the abstention questions."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Precision, recall and F1 of each verifier backend on the gold set and the synthetic test split."""
+    from eval.citations import GOLD, CitationReport, format_table, read_gold, score
+    from ragmed.config import load_settings
+    from ragmed.engine import Engine
+    from ragmed.types import RecordError
+    from ragmed.verify import make_verifier
+    from ragmed.verify.topic import TopicJudge
+
+    settings = load_settings()
+    report = CitationReport()
+    errors: list[RecordError] = []
+    try:
+        claims = read_gold(gold or GOLD, errors)
+        engine = Engine.open(settings, index)
+        topic = TopicJudge(engine.ontology) if engine.ontology else None
+        chosen = [c for c in claims if split == "all" or c.split == split]
+        verifiers = {}
+        for name in backends:
+            backend_settings = settings.verifier.model_copy(update={"backend": name, **({"model_path": model} if model and name == "cross-encoder" else {})})
+            verifiers[name] = (make_verifier(backend_settings, engine.embedder), backend_settings.support_threshold)
+        report.sets[f"gold/{split}"] = [score(name, v, chosen, t, topic) for name, (v, t) in verifiers.items()]
+        if synthetic:
+            from eval.citations import GoldClaim
+            from ragmed.verify.data import PairBuilder, knowledge_documents, ontology_helpers
+
+            link, siblings = ontology_helpers(engine.store.folder / "concepts.sqlite")
+            pairs = [p for p in PairBuilder(link, siblings, seed=0).build(knowledge_documents(settings.knowledge), per_document=2)
+                     if p.split == "test"]
+            synthetic_claims = [GoldClaim(p.question, p.claim, p.evidence, p.title,
+                                          "supported" if p.label else ("wrong_topic" if p.kind == "wrong_topic" else "unsupported"),
+                                          "test") for p in pairs]
+            report.sets["synthetic/test"] = [score(name, v, synthetic_claims, t) for name, (v, t) in verifiers.items()]
+        if abstention:
+            from eval.abstention import abstention_rates
+
+            report.abstention = abstention_rates(engine, split, generator)
+    except RagmedError as exc:
+        _fail(exc)
+    report.errors = [str(e) for e in errors]
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+        return
+    for error in report.errors:
+        console.print(f"[yellow]skipped[/yellow] {error}")
+    out.print(format_table(report))
+    if report.abstention:
+        a = report.abstention
+        out.print(f"\nabstention ({split}, {generator}): {a['unanswerable_abstained']}/{a['unanswerable']} unanswerable questions "
+                  f"abstained ({a['abstain_rate']:.2f}); {a['answerable_answered']}/{a['answerable']} answerable questions "
+                  f"answered ({a['answer_rate']:.2f})")
+    if errors:
+        out.print(f"{len(claims)} claims read, {len(errors)} skipped")
 
 
 @app.command("report")

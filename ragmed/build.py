@@ -60,8 +60,8 @@ def ingest(
 ) -> IngestReport:
     """Add or update ``documents`` in ``store``; unchanged documents cost nothing.
 
-    Documents are committed in batches (each one SQLite transaction); the derived FAISS and
-    BM25 files are written once at the end.
+    Documents are committed in batches, each one SQLite transaction applied to the in-memory
+    indexes at once; base files are rewritten only when enough changes have gathered.
 
     Returns:
         Counts of added, updated, unchanged and skipped documents, chunks embedded and reused,
@@ -84,7 +84,7 @@ def ingest(
     if batch:
         _commit(store, embedder, list(batch.values()), settings, cache, progress, report)
     report.skipped = max(report.skipped, len(report.errors))
-    store.flush()
+    store.merge_if_due()
     return report
 
 
@@ -116,7 +116,7 @@ def _commit(store: IndexStore, embedder: Embedder, documents: list[Document], se
     for document, chunks in chunked:
         upserts.append((document, chunks, vectors[offset:offset + len(chunks)]))
         offset += len(chunks)
-    store.commit(upserts=upserts, save=False)
+    store.commit(upserts=upserts, merge=False)
 
 
 def _add_focus(store: IndexStore, documents: list[Document]) -> None:
@@ -137,8 +137,7 @@ def _add_focus(store: IndexStore, documents: list[Document]) -> None:
 
 def delete(store: IndexStore, doc_ids: Sequence[str]) -> int:
     """Delete documents by id; return how many existed."""
-    _, deleted = store.commit(deletes=list(doc_ids))
-    return deleted
+    return store.commit(deletes=list(doc_ids)).deleted
 
 
 def build_index(
@@ -180,7 +179,9 @@ def build_index(
         documents = read_sources([Path(s) for s in items], report, fmt)  # type: ignore[arg-type]
     cache = open_cache(settings, embedder)
     try:
-        return ingest(store, embedder, documents, settings, cache, progress, report)
+        report = ingest(store, embedder, documents, settings, cache, progress, report)
+        store.flush()
+        return report
     finally:
         cache.close()
         store.close()
@@ -241,6 +242,7 @@ def build_knowledge(
             groups.append(_tracked(f"literature/{source.name}", documents, read, failed, report))
         ingest(store, embedder, _chain(groups), settings, cache, progress, report)
         report.deleted = _mirror(store, read, failed)
+        store.flush()
         return report
     finally:
         cache.close()

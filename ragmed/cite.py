@@ -29,7 +29,7 @@ from ragmed.safety import looks_like_injection
 from ragmed.text import split_sentences
 from ragmed.types import AnswerSentence, Citation, Passage
 from ragmed.verify.base import ClaimPair, Verdict, Verifier
-from ragmed.verify.claims import Claims, atomic_claims, split_run_on
+from ragmed.verify.claims import atomic_claims, split_run_on
 from ragmed.verify.lexical import missing_numbers, numbers, terms
 from ragmed.verify.topic import TopicJudge
 
@@ -103,7 +103,7 @@ class CitationChecker:
     """
 
     def __init__(self, verifier: Verifier, threshold: float = 0.5, topic: TopicJudge | None = None,
-                 alternatives: int = 2) -> None:
+                 alternatives: int = 3) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
         self.verifier, self.threshold, self.topic, self.alternatives = verifier, threshold, topic, alternatives
@@ -152,8 +152,9 @@ class CheckSession:
     def __init__(self, checker: CitationChecker, passages: list[Passage], question: str, conditions: set[str]) -> None:
         self.checker, self.passages, self.question, self.conditions = checker, passages, question, conditions
         self._evidence = [_evidence(p) for p in passages]
-        self._numbering: dict[tuple[int, int], Citation] = {}
+        self._numbering: dict[tuple[int, int, int], Citation] = {}
         self._seen: set[str] = set()
+        self._bare: dict[str, str] = {}
         self.out = CheckedAnswer(text="")
         self._kept: list[str] = []
 
@@ -184,33 +185,58 @@ class CheckSession:
         return CheckedSentence(final, list(self._numbering.values())[before:], verdict)
 
     def _back_all(self, claims: list[str], marks: list[int]) -> list[_Backing | None]:
-        """For each claim, the passage (cited first, then the most similar others) that states it on topic."""
+        """For each claim, the passage that states it on topic: a cited one when it does, else the most similar
+        others; a passage about the asked condition is preferred to one that only qualifies because the claim
+        names its condition."""
         cited = [m - 1 for m in marks if 1 <= m <= len(self.passages)]
         found = self._best_backing([(c, cited) for c in claims])
-        retry = [i for i, b in enumerate(found) if b is None]
+        retry = [i for i, b in enumerate(found) if b is None or not self._on_focus(b.passage)]
         if retry:
             requests = []
             for i in retry:
                 claim_terms = terms(claims[i])
-                others = sorted((j for j in range(len(self.passages)) if j not in cited),
+                others = sorted((j for j in range(len(self.passages)) if j not in cited and self._usable(claims[i], j)),
                                 key=lambda j: -len(claim_terms & terms(self._evidence[j])))
                 requests.append((claims[i], others[: self.checker.alternatives]))
             for i, backing in zip(retry, self._best_backing(requests)):
-                found[i] = backing
+                current = found[i]
+                if backing is not None and (current is None or self._on_focus(backing.passage)):
+                    found[i] = backing
         return found
 
+    def _usable(self, claim: str, index: int, count: bool = False) -> bool:
+        """Whether a passage may back ``claim`` at all: it holds the claim's numbers (those naming a condition,
+        like the 2 of "type 2 diabetes", aside) and, when the question names conditions, it is on topic."""
+        topic = self.checker.topic
+        if claim not in self._bare:
+            bare = claim
+            if topic is not None:
+                for concept in sorted(topic.ontology.link(claim), key=lambda c: -(c.start or 0)):
+                    if concept.start is not None and concept.end is not None:
+                        bare = bare[:concept.start] + bare[concept.end:]
+            self._bare[claim] = bare
+        if missing_numbers(self._bare[claim], self._evidence[index]):
+            return False
+        if topic is not None and self.conditions and topic.off_topic(self.conditions, self.passages[index], claim):
+            self.out.off_topic += count
+            return False
+        return True
+
+    def _on_focus(self, index: int) -> bool:
+        """True when the passage is about the question's conditions (or nothing says otherwise)."""
+        topic = self.checker.topic
+        if topic is None or not self.conditions:
+            return True
+        focus = topic.focus(self.passages[index])
+        return not focus or any(topic.related(q, f) for q in self.conditions for f in focus)
+
     def _best_backing(self, requests: list[tuple[str, list[int]]]) -> list[_Backing | None]:
-        """One verifier call for every (claim, candidate passage) pair; the best backing of each claim."""
+        """One verifier call for every (claim, candidate passage) pair; the best backing of each claim, passages
+        about the asked condition first."""
         topic = self.checker.topic
         pairs: list[tuple[int, int]] = []
         for r, (claim, candidates) in enumerate(requests):
-            for i in candidates:
-                if missing_numbers(claim, self._evidence[i]):
-                    continue
-                if topic is not None and self.conditions and topic.off_topic(self.conditions, self.passages[i], claim):
-                    self.out.off_topic += 1
-                    continue
-                pairs.append((r, i))
+            pairs += [(r, i) for i in candidates if self._usable(claim, i, count=True)]
         # With the question's conditions known, the ontology judges the topic; the verifier then judges only
         # whether the evidence states the claim. Without them, the question goes to the verifier as context.
         question = "" if topic is not None and self.conditions else self.question
@@ -218,14 +244,17 @@ class CheckSession:
             [ClaimPair(requests[r][0], self._evidence[i], question, self.passages[i].title) for r, i in pairs])
         best: list[_Backing | None] = [None] * len(requests)
         for (r, i), verdict in zip(pairs, verdicts):
+            if verdict.probability < self.checker.threshold:
+                continue
             current = best[r]
-            if verdict.probability >= self.checker.threshold and (current is None or verdict.probability > current.verdict.probability):
+            rank = (self._on_focus(i), verdict.probability)
+            if current is None or rank > (self._on_focus(current.passage), current.verdict.probability):
                 best[r] = _Backing(i, verdict)
         return best
 
     def _number(self, backing: _Backing) -> int:
         p, v = self.passages[backing.passage], backing.verdict
-        key = (p.chunk_id, v.start)
+        key = (p.chunk_id, v.start, v.end)
         if key not in self._numbering:
             self._numbering[key] = Citation(
                 n=len(self._numbering) + 1, doc_id=p.doc_id, chunk_id=p.chunk_id, title=p.title,

@@ -362,7 +362,8 @@ def repair(index: Optional[str] = IndexOpt) -> None:
         store = IndexStore.open(settings.index.root / name, None, None, settings.index, repair=True)
     except RagmedError as exc:
         _fail(exc)
-    out.print(f"repaired index {name!r} at revision {store.manifest.revision}")
+    out.print(f"repaired index {name!r} at revision {store.revision}")
+    store.close()
 
 
 @app.command()

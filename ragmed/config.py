@@ -54,6 +54,26 @@ class IndexSettings(_Section):
     use_gpu: bool = Field(True, description="Move the index to the GPU for search when faiss reports one.")
     nprobe: int = Field(16, description="IVF lists probed per query.", gt=0)
     hnsw_ef_search: int = Field(64, description="HNSW efSearch.", gt=0)
+    faiss_threads: int = Field(
+        1, description="OpenMP threads faiss uses in this process. One query at a time gains nothing from more and "
+        "loses much to thread hand-offs when the cores are busy; raise it for batch searches. 0 keeps faiss's default.",
+        ge=0)
+    vector_backend: Literal["faiss"] = Field("faiss", description="Vector index backend of new indexes.")
+    lexical_backend: Literal["bm25"] = Field("bm25", description="Lexical index backend of new indexes.")
+    bm25_k1: float = Field(1.5, description="BM25 term-frequency saturation k1.", gt=0)
+    bm25_b: float = Field(0.75, description="BM25 document-length normalisation b.", ge=0, le=1)
+    writer_timeout_s: float = Field(
+        30.0, description="Seconds a write waits for another process's write to the same index before it fails "
+        "with an error naming that process.", ge=0)
+    merge_min_changes: int = Field(
+        2000, description="Changes (chunks added or removed) kept beside an index's base files before they are "
+        "merged into new base files (also the least that triggers a merge).", gt=0)
+    merge_fraction: float = Field(
+        0.1, description="Changes kept beside the base files, as a fraction of the base's chunks, before a merge "
+        "(whichever of this and merge_min_changes is larger).", ge=0)
+    repair_on_open: bool = Field(
+        True, description="When FAISS, BM25 and the docstore disagree on opening an index, rebuild FAISS and BM25 "
+        "from the docstore's stored vectors and texts; when false, refuse with an error.")
 
 
 class EmbeddingSettings(_Section):
@@ -172,18 +192,36 @@ class SafetySettings(_Section):
 class ApiSettings(_Section):
     host: str = Field("127.0.0.1", description="Bind address of `ragmed serve`.")
     port: int = Field(8000, description="Port of `ragmed serve`.", gt=0, lt=65536)
-    api_keys: list[SecretStr] = Field(default_factory=list, description="Keys accepted, each 'name:secret' or a SHA-256 hex hash prefixed 'sha256:'.")
+    api_keys: list[SecretStr] = Field(default_factory=list, description=(
+        "Keys accepted, each 'name:secret' or 'sha256:<hex digest of the secret>', optionally followed by "
+        "':' and a comma-separated list of permissions (read, write, generate), e.g. 'portal:s3cret:read,generate'. "
+        "A key without a list may read and write; 'generate' (another generator backend than the server's, or "
+        "a token limit above its default) must be granted."))
     require_key_for_reads: bool = Field(False, description="Require an API key for read endpoints too.")
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (explicit, no wildcard by default).")
     rate_limit_per_minute: int = Field(120, description="Requests per key (or client address) per minute.", gt=0)
+    rate_limit_storage: str = Field("memory://", description=(
+        "Where rate-limit counters live (a `limits` storage URI): 'memory://' for one process, "
+        "'redis://host:6379/0' to share them between workers (needs the 'redis' extra)."))
     max_body_bytes: int = Field(5_000_000, description="Largest request body accepted.", gt=0)
     max_question_chars: int = Field(2000, description="Longest question accepted.", gt=0)
-    request_timeout_s: float = Field(120.0, description="Time limit for one request.", gt=0)
+    request_timeout_s: float = Field(120.0, description=(
+        "Deadline of one request: past it the request gets 504 (a stream is ended) and its retrieval and "
+        "generation stop."), gt=0)
+    answer_workers: int = Field(2, description="Answers (ask and chat completions) worked on at once.", gt=0)
+    answer_queue: int = Field(16, description=(
+        "Answer requests that may wait for a worker; past that the service answers 503 with Retry-After."), ge=0)
 
 
 class LoggingSettings(_Section):
     level: str = Field("WARNING", description="Log level.")
     json_logs: bool = Field(False, description="Emit logs as JSON lines.")
+    hash_key: SecretStr | None = Field(None, description=(
+        "Secret key of the HMAC-SHA256 that stands for questions, queries, paths and client addresses in logs. "
+        "When unset, a random key is generated once and kept in <index root>/.log-hash-key (mode 0600)."))
+    deidentified_copy: bool = Field(False, description=(
+        "Also log a de-identified copy of questions and queries: the 18 HIPAA Safe Harbor identifier classes "
+        "replaced by placeholders such as [NAME] or [DATE]."))
 
 
 class Settings(BaseSettings):

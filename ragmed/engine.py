@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from ragmed.build import Progress, delete, ingest, open_cache, read_sources
+from ragmed.cite import CitationChecker
 from ragmed.config import Settings, load_settings
 from ragmed.embedding import Embedder, shared_embedder
-from ragmed.errors import ConfigError, InvalidRequestError
+from ragmed.errors import ConfigError, InvalidRequestError, RequestCancelledError
+from ragmed.generate.relevance import RelevanceGate
 from ragmed.index.docstore import Filters
 from ragmed.index.store import CONCEPTS, IndexStore
 from ragmed.retrieve import Query, Retriever, make_reranker
-from ragmed.cite import CitationChecker
-from ragmed.generate.relevance import RelevanceGate
 from ragmed.text import is_blank
 from ragmed.types import Answer, AnswerEvent, Concept, Document, IngestReport, Passage, StreamEvent
 
@@ -97,7 +97,8 @@ class Engine:
     # -- reading -------------------------------------------------------------------
     @property
     def revision(self) -> int:
-        return self.store.manifest.revision
+        """The newest committed index revision (another process's writes included)."""
+        return self.store.revision
 
     def _expand(self, text: str) -> Query:
         assert self._ontology is not None
@@ -112,6 +113,11 @@ class Engine:
                filters: Filters | dict[str, Any] | None = None) -> list[Passage]:
         """Top-``k`` passages for ``query`` (see ``Retriever.search``)."""
         return self.retriever.search(_clean(query), k=k, mode=mode, filters=as_filters(filters))
+
+    @property
+    def ontology(self) -> Any:
+        """The index's ontology service (linking, expansion, hierarchy), or None when it has no concept store."""
+        return self._ontology
 
     @property
     def checker(self) -> CitationChecker:
@@ -167,7 +173,7 @@ class Engine:
 
     def ask(self, question: str, audience: str | None = None, k: int | None = None,
             filters: Filters | dict[str, Any] | None = None, generator: str | None = None,
-            max_new_tokens: int | None = None) -> Answer:
+            max_new_tokens: int | None = None, cancel: threading.Event | None = None) -> Answer:
         """Answer ``question`` from the index with checked citations.
 
         Args:
@@ -177,12 +183,15 @@ class Engine:
             filters: metadata filters for retrieval.
             generator: backend name for this call (settings.generation.backend when None).
             max_new_tokens: generation limit for this call (settings.generation.max_new_tokens when None).
+            cancel: when set (by another thread), the work stops: retrieval is skipped if it has not
+                started, generation stops at its next token.
 
         Raises:
             InvalidRequestError: an empty question or an unknown audience.
+            RequestCancelledError: ``cancel`` was set before the answer was ready.
         """
         final: Answer | None = None
-        for event in self.stream(question, audience, k, filters, generator, max_new_tokens):
+        for event in self.stream(question, audience, k, filters, generator, max_new_tokens, cancel=cancel):
             if isinstance(event, AnswerEvent):
                 final = event.answer
         assert final is not None
@@ -190,19 +199,23 @@ class Engine:
 
     def stream(self, question: str, audience: str | None = None, k: int | None = None,
                filters: Filters | dict[str, Any] | None = None, generator: str | None = None,
-               max_new_tokens: int | None = None, draft: bool = False) -> Iterator[StreamEvent]:
+               max_new_tokens: int | None = None, draft: bool = False,
+               cancel: threading.Event | None = None) -> Iterator[StreamEvent]:
         """Like ``ask``, streaming: a ``LeadEvent`` (emergency guidance, a declined request) when there is
         one, each checked sentence as a ``SentenceEvent``, then the ``AnswerEvent``. With ``draft`` (the
         clinician audience only) the model's unchecked text also streams, as ``DraftEvent`` pieces.
 
         Raises:
             InvalidRequestError: an empty question, an unknown audience, or a draft asked for the public.
+            RequestCancelledError: ``cancel`` was set (see ``ask``).
         """
         question, audience = _clean(question), self._audience(audience)
         started = time.perf_counter()
+        _check(cancel)
         expanded, passages, retrieval_s = self._retrieve(question, k, filters)
+        _check(cancel)
         answerer = self.answerer(generator, max_new_tokens)
-        for event in answerer.stream(question, passages, audience, expanded.concepts, draft=draft):
+        for event in answerer.stream(question, passages, audience, expanded.concepts, draft=draft, cancel=cancel):
             if isinstance(event, AnswerEvent):
                 event = AnswerEvent(self._finish(event.answer, expanded, retrieval_s, started))
             yield event
@@ -247,7 +260,7 @@ class Engine:
     def info(self) -> dict[str, Any]:
         from ragmed.knowledge import GEMMA_NOTICE, load_manifest
 
-        info = self.store.info()
+        info = self.store.info().to_dict()
         info["generator"] = self.settings.generation.backend
         info["concepts"] = self._ontology.count() if self._ontology else 0
         try:
@@ -275,6 +288,11 @@ class Engine:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise RequestCancelledError("the request was cancelled")
 
 
 def _clean(question: str) -> str:

@@ -9,10 +9,12 @@ Every error derives from ``RagmedError``::
     ├── IndexError_          index storage problems
     │   ├── IndexNotFoundError    the named index does not exist (lists the ones that do)
     │   ├── IndexCorruptError     a damaged or inconsistent index file
+    │   ├── IndexLockedError      another process is writing to the index (names it)
     │   └── ModelMismatchError    the index was built with another embedding model
     ├── RetrievalError       a search that cannot be run as asked (bad filter, bad mode)
     ├── GenerationError      a generator backend failed or is unavailable
     │   └── MissingDependencyError  an optional extra is not installed
+    ├── RequestCancelledError  the caller cancelled the work (a client went away, a deadline passed)
     └── OntologyError        a malformed ontology file or record (names file and line)
 """
 
@@ -51,6 +53,10 @@ class IndexCorruptError(IndexError_):
     """An index file is damaged or inconsistent with its manifest."""
 
 
+class IndexLockedError(IndexError_):
+    """Another process held the index's writer lock for longer than the write was willing to wait."""
+
+
 class ModelMismatchError(IndexError_):
     """The index was built with another embedding model or dimension."""
 
@@ -65,6 +71,10 @@ class GenerationError(RagmedError):
 
 class MissingDependencyError(GenerationError, ImportError):
     """An optional dependency is missing; the message names the extra to install."""
+
+
+class RequestCancelledError(RagmedError):
+    """The caller cancelled the request (its client went away or its deadline passed); the work stopped."""
 
 
 class OntologyError(RagmedError):

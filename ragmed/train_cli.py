@@ -5,12 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
 
 from ragmed.errors import ConfigError, RagmedError
+from ragmed.verify.data import Example
 
 app = typer.Typer(help="Train the models ragmed ships, from the knowledge, deterministically for a seed.",
                   no_args_is_help=True, add_completion=False)
@@ -18,14 +18,12 @@ console = Console(stderr=True)
 out = Console(highlight=False, soft_wrap=True)
 
 
-def read_pairs(path: Path) -> list["Example"]:  # noqa: F821
+def read_pairs(path: Path) -> list[Example]:
     """Pairs from a JSONL file (``.gz`` too) written by ``--pairs-out``.
 
     Raises:
         ConfigError: a line is not a pair; the message names the file, line and field.
     """
-    from ragmed.verify.data import Example
-
     opener = gzip.open if path.suffix == ".gz" else open
     pairs = []
     with opener(path, "rt", encoding="utf-8") as handle:
@@ -53,18 +51,20 @@ def gold_documents(path: Path, split: str = "test") -> set[str]:
 @app.command("verifier")
 def verifier(
     out_dir: Path = typer.Option(Path("models/verifier"), "--out", "-o", help="Folder the trained model goes to."),
-    index: Optional[str] = typer.Option(None, "--index", "-i", help="Index whose ontology links claims (default: starter)."),
+    index: str | None = typer.Option(None, "--index", "-i", help="Index whose ontology links claims (default: starter)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the pairs, the initialisation and the data order."),
     epochs: float = typer.Option(1.0, "--epochs", help="Passes over the training pairs."),
     max_minutes: float = typer.Option(40.0, "--max-minutes", help="Stop and save after this long (resume by re-running)."),
     per_document: int = typer.Option(3, "--per-document", help="Claims drawn from each document."),
     batch_size: int = typer.Option(16, "--batch-size", help="Pairs per step."),
     learning_rate: float = typer.Option(4e-5, "--learning-rate", help="Peak learning rate."),
-    layers: Optional[int] = typer.Option(None, "--layers", help="Keep only the first N transformer layers."),
-    gold: Optional[Path] = typer.Option(None, "--gold", help="Citation gold set whose test-half documents are kept out of training."),
-    pairs_in: Optional[Path] = typer.Option(None, "--pairs", help="Train on these pairs (JSONL) instead of building them."),
-    pairs_out: Optional[Path] = typer.Option(None, "--pairs-out", help="Also write the pairs as JSONL (.gz to compress)."),
-    device: Optional[str] = typer.Option(None, "--device", help="torch device (cuda when present, else cpu)."),
+    layers: int | None = typer.Option(None, "--layers", help="Keep only the first N transformer layers."),
+    gold: Path | None = typer.Option(None, "--gold", help="Citation gold set whose test-half documents are kept out of training."),
+    pairs_in: Path | None = typer.Option(None, "--pairs", help="Train on these pairs (JSONL) instead of building them."),
+    pairs_out: Path | None = typer.Option(None, "--pairs-out", help="Also write the pairs as JSONL (.gz to compress)."),
+    device: str | None = typer.Option(None, "--device", help="torch device (cuda when present, else cpu)."),
+    base: Path | None = typer.Option(None, "--base", help="Start from these weights (a verifier folder) instead "
+                                        "of the bundled MiniLM, to train further."),
 ) -> None:
     """Fine-tune the citation verifier from the bundled MiniLM weights on pairs built from the knowledge."""
     from ragmed.cli import _open, _settings, progress_bar
@@ -90,8 +90,9 @@ def verifier(
                     handle.write(json.dumps(pair.to_dict()) + "\n")
         console.print(f"{sum(p.split == 'train' for p in pairs)} training pairs, "
                       f"{sum(p.split == 'dev' for p in pairs)} dev, {sum(p.split == 'test' for p in pairs)} test")
-        config = TrainConfig(out=out_dir, seed=seed, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                             max_minutes=max_minutes, device=device, layers=layers)
+        config = TrainConfig(out=out_dir, base_model=str(base) if base else None, seed=seed, epochs=epochs,
+                             batch_size=batch_size, learning_rate=learning_rate, max_minutes=max_minutes, device=device,
+                             layers=layers)
         with progress_bar() as update:
             result = train(pairs, config, progress=update)
     except (RagmedError, ValueError) as exc:

@@ -8,29 +8,43 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+from conftest import KNOWLEDGE, REPO, make_settings
 
 from ragmed.build import build_index
 from ragmed.engine import Engine
 from ragmed.errors import IndexCorruptError, IndexNotFoundError, ModelMismatchError
 from ragmed.types import Document
 
-from conftest import REPO
-
 pytestmark = pytest.mark.integration
 
 
-def _docs(data_dir, start=0, n=30):  # type: ignore[no-untyped-def]
-    records = json.loads((data_dir / "pubmedqa" / "pqal_public_500.json").read_text())
+PUBMEDQA = KNOWLEDGE / "literature" / "pubmedqa" / "pqal_public_500.json"
+MEDQUAD = KNOWLEDGE / "literature" / "medquad"
+
+
+def _docs(start=0, n=30):  # type: ignore[no-untyped-def]
+    records = json.loads(PUBMEDQA.read_text())
     items = list(records.items())[start:start + n]
     return [Document(id=f"pmid:{pmid}", source="pubmedqa", title=r["QUESTION"], text=" ".join(r["CONTEXTS"]),
                      date=str(r.get("YEAR") or ""), metadata={"question": r["QUESTION"]}) for pmid, r in items]
 
 
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, embedder):  # type: ignore[no-untyped-def]
+    """An index 't' of 30 PubMedQA abstracts, built once; each test gets its own copy."""
+    root = tmp_path_factory.mktemp("built")
+    build_index(_docs(), make_settings(root), name="t", embedder=embedder)
+    return root / "t"
+
+
 @pytest.fixture()
-def engine(fresh_settings, data_dir, embedder):  # type: ignore[no-untyped-def]
-    build_index(_docs(data_dir), fresh_settings, name="t", embedder=embedder)
+def engine(fresh_settings, built):  # type: ignore[no-untyped-def]
+    import shutil
+
+    shutil.copytree(built, fresh_settings.index.root / "t")
     eng = Engine.open(fresh_settings, "t", build_if_missing=False)
     yield eng
     eng.close()
@@ -40,8 +54,8 @@ def _top_ids(engine, query, k=3, mode="hybrid"):  # type: ignore[no-untyped-def]
     return [p.doc_id for p in engine.search(query, k=k, mode=mode)]
 
 
-def test_question_finds_its_own_abstract_and_reopened_index_answers_the_same(engine, fresh_settings, data_dir):
-    docs = _docs(data_dir)
+def test_question_finds_its_own_abstract_and_reopened_index_answers_the_same(engine, fresh_settings):
+    docs = _docs()
     hits = sum(_top_ids(engine, d.metadata["question"], k=1)[0] == d.id for d in docs[:15])
     assert hits >= 12
     before = {d.id: _top_ids(engine, d.metadata["question"]) for d in docs[:5]}
@@ -51,8 +65,8 @@ def test_question_finds_its_own_abstract_and_reopened_index_answers_the_same(eng
     assert reopened.info()["counts"]["vectors"] == reopened.info()["counts"]["chunks"]
 
 
-def test_deleted_document_never_comes_back(engine, fresh_settings, data_dir):
-    target = _docs(data_dir)[4]
+def test_deleted_document_never_comes_back(engine, fresh_settings):
+    target = _docs()[4]
     assert target.id in _top_ids(engine, target.metadata["question"], mode="dense")
     assert engine.delete([target.id]) == 1
     assert engine.delete([target.id]) == 0
@@ -63,13 +77,13 @@ def test_deleted_document_never_comes_back(engine, fresh_settings, data_dir):
     reopened = Engine.open(fresh_settings, "t", build_if_missing=False)
     for mode in ("dense", "bm25", "hybrid"):
         assert target.id not in _top_ids(reopened, target.metadata["question"], k=10, mode=mode)
-    report = reopened.add(_docs(data_dir)[:10])
+    report = reopened.add(_docs()[:10])
     assert (report.added, report.unchanged) == (1, 9)
     assert target.id in _top_ids(reopened, target.metadata["question"]), "re-adding it explicitly brings it back"
 
 
-def test_update_replaces_text_and_embeds_only_changed_documents(engine, data_dir):
-    docs = _docs(data_dir)
+def test_update_replaces_text_and_embeds_only_changed_documents(engine):
+    docs = _docs()
     changed = Document(id=docs[0].id, source="pubmedqa", title="Zebrafish fin regeneration",
                        text="Zebrafish regenerate their caudal fins within two weeks after amputation.")
     report = engine.add([changed, *docs[1:5]])
@@ -77,13 +91,13 @@ def test_update_replaces_text_and_embeds_only_changed_documents(engine, data_dir
     assert engine.get_document(docs[0].id).text == changed.text
     top = engine.search("zebrafish fin regeneration", k=1)[0]
     assert top.doc_id == docs[0].id and "Zebrafish" in top.text
-    new = _docs(data_dir, start=100, n=10)
+    new = _docs(start=100, n=10)
     report = engine.add(new)
     assert report.added == 10 and report.chunks_embedded > 0
     assert engine.info()["counts"]["documents"] == 40
 
 
-def test_filters_by_source_and_year(engine, data_dir):
+def test_filters_by_source_and_year(engine):
     engine.add([Document(id="web:1", source="web", title="Diabetes", text="Type 2 diabetes causes thirst.", date="2001")])
     only_web = engine.search("diabetes thirst", k=5, filters={"sources": ["web"]})
     assert [p.doc_id for p in only_web] == ["web:1"]
@@ -107,7 +121,7 @@ def test_damaged_faiss_file_is_a_clear_error_and_repair_fixes_it(engine, fresh_s
     from ragmed.index.store import IndexStore
 
     folder = engine.store.folder
-    dense = folder / engine.store.manifest.files["dense"]
+    dense = folder / engine.store.manifest.files["dense"][0]
     engine.close()
     data = bytearray(dense.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -125,7 +139,7 @@ KILL_SCRIPT = textwrap.dedent("""
     from ragmed.engine import Engine
     from ragmed.types import Document
     import ragmed.index.{module} as target
-    settings = load_settings(index={{"root": sys.argv[1]}})
+    settings = load_settings(index={{"root": sys.argv[1], "merge_min_changes": 1, "merge_fraction": 0}})
     engine = Engine.open(settings, "t", build_if_missing=False)
     original = target.{attr}
     def killer(*args, **kwargs):
@@ -137,42 +151,44 @@ KILL_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("module,attr,action,survives", [
-    # killed while the FAISS file is half written: the SQLite commit stands, files are rebuilt on open
-    ("dense", "atomic_write", "Path(args[0]).with_name('.partial').write_bytes(b'x' * 100)", True),
     # killed inside the SQLite transaction: it rolls back, the previous index is intact
-    ("docstore", "DocStore.put_chunks", "pass", False),
+    ("docstore", "Transaction.put_chunks", "pass", False),
+    # killed after the commit, while the merge writes new base files: the commit stands, the old base
+    # files plus the docstore's change log give the same index, the half-written file is swept
+    ("dense", "atomic_write", "Path(args[0]).with_name('.dense-partial.tmp-1').write_bytes(b'x' * 100)", True),
+    # killed after the new manifest was written, before the old base files were swept
+    ("store", "_remove", "pass", True),
 ])
 def test_write_killed_midway_leaves_a_loadable_index(engine, fresh_settings, module, attr, action, survives):
     script = KILL_SCRIPT.format(module=module, attr=attr, action=action)
     before = engine.info()["counts"]
     engine.close()
     folder = fresh_settings.index.root / "t"
-    # files an earlier killed writer could have left: swept by the next save
-    (folder / "dense-000000.faiss").write_bytes(b"old")
-    (folder / "bm25-000000").mkdir()
-    (folder / ".dense-000002.faiss.tmp-1").write_bytes(b"partial")
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     result = subprocess.run([sys.executable, "-c", script, str(fresh_settings.index.root)], env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
-    reopened = Engine.open(fresh_settings, "t", build_if_missing=False)
+    strict = fresh_settings.index.model_copy(update={"repair_on_open": False})
+    reopened = Engine.open(fresh_settings.model_copy(update={"index": strict}), "t", build_if_missing=False)
     counts = reopened.info()["counts"]
-    assert counts["vectors"] == counts["chunks"]
+    assert counts["vectors"] == counts["chunks"] == counts["lexical"]
     assert counts["documents"] == before["documents"] + (1 if survives else 0)
     assert (reopened.get_document("new:1") is not None) == survives
+    if survives:
+        assert reopened.search("written while the process dies", k=1, mode="dense")[0].doc_id == "new:1"
+        assert reopened.search("written while the process dies", k=1, mode="bm25")[0].doc_id == "new:1"
     assert reopened.search("cancer", k=3)
-    if not survives:
-        reopened.add([Document(id="new:2", source="web", title="After", text="A document written after the kill.")])
-    assert not list(folder.glob(".dense-*")), sorted(p.name for p in folder.iterdir())
-    assert len(list(folder.glob("dense-*.faiss"))) == 1 and len(list(folder.glob("bm25-*"))) == 1, \
-        sorted(p.name for p in folder.iterdir())
+    reopened.close()
+    names = sorted(p.name for p in folder.iterdir())
+    assert not [n for n in names if n.startswith((".dense", ".lexical"))], names
+    assert len(list(folder.glob("dense-*.faiss"))) == 1 and len(list(folder.glob("lexical-*.npz"))) == 1, names
 
 
-def test_rebuild_from_a_changed_manifest_mirrors_it_and_keeps_other_documents(fresh_settings, data_dir, embedder, tmp_path):
+def test_rebuild_from_a_changed_manifest_mirrors_it_and_keeps_other_documents(fresh_settings, embedder, tmp_path):
     from ragmed.build import build_knowledge
 
-    mplus = sorted((data_dir / "medquad" / "4_MPlus_Health_Topics_QA").glob("*.xml"))[:3]
-    cdc = sorted((data_dir / "medquad" / "9_CDC_QA").glob("*.xml"))[:2]
+    mplus = sorted((MEDQUAD / "4_MPlus_Health_Topics_QA").glob("*.xml"))[:3]
+    cdc = sorted((MEDQUAD / "9_CDC_QA").glob("*.xml"))[:2]
     folders = {"mplus": mplus, "cdc": cdc}
     for name, files in folders.items():
         (tmp_path / name).mkdir()
@@ -220,4 +236,65 @@ def test_rebuild_from_a_changed_manifest_mirrors_it_and_keeps_other_documents(fr
     engine = Engine.open(fresh_settings, "k", build_if_missing=False)
     assert sources(engine) == {"medquad/MPlusHealthTopics": both["medquad/MPlusHealthTopics"], "notes": 1}
     assert engine.get_document("mine:1") is not None
+    engine.close()
+
+
+def _files(folder):  # type: ignore[no-untyped-def]
+    """Every file in the index folder with its size and modification time (SQLite's -wal and -shm too)."""
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+
+
+def test_no_op_writes_change_nothing_and_write_no_file(engine):
+    folder = engine.store.folder
+    revision, before = engine.revision, _files(folder)
+    assert engine.delete(["pmid:does-not-exist"]) == 0
+    report = engine.add(_docs()[:5])
+    assert (report.added, report.updated, report.unchanged) == (0, 0, 5)
+    assert engine.revision == revision
+    assert _files(folder) == before
+
+
+def test_a_write_leaves_the_base_files_alone_until_enough_changes_gather(fresh_settings, embedder):
+    settings = fresh_settings.model_copy(update={"index": fresh_settings.index.model_copy(
+        update={"merge_min_changes": 12, "merge_fraction": 0.0})})
+    build_index(_docs(n=20), settings, name="t", embedder=embedder)
+    engine = Engine.open(settings, "t", build_if_missing=False)
+    folder = engine.store.folder
+    base = {name: value for name, value in _files(folder).items() if name.startswith(("dense-", "lexical-"))}
+    assert len(base) == 2
+    new = _docs(start=200, n=12)
+    engine.add(new[:2])
+    assert {n: v for n, v in _files(folder).items() if n.startswith(("dense-", "lexical-"))} == base
+    for doc in new[:2]:
+        assert _top_ids(engine, doc.metadata["question"], k=1, mode="dense") == [doc.id]
+        assert doc.id in _top_ids(engine, doc.metadata["question"], k=3, mode="bm25")
+    engine.add(new[2:])  # past 12 pending chunk changes: merged into new base files, the old ones swept
+    after = {n for n in _files(folder) if n.startswith(("dense-", "lexical-"))}
+    assert len(after) == 2 and not after & set(base)
+    info = engine.info()
+    assert info["pending_changes"] == 0 and info["base_revision"] == info["revision"]
+    expected = {d.id: _top_ids(engine, d.metadata["question"]) for d in new[:4]}
+    engine.close()
+    reopened = Engine.open(settings, "t", build_if_missing=False)
+    assert {d.id: _top_ids(reopened, d.metadata["question"]) for d in new[:4]} == expected
+    reopened.close()
+
+
+def test_an_index_of_the_first_format_is_upgraded_on_open(fresh_settings, tmp_path):
+    import shutil
+
+    folder = fresh_settings.index.root / "old"
+    shutil.copytree(REPO / "tests" / "fixtures" / "index-format-1", folder)
+    engine = Engine.open(fresh_settings, "old", build_if_missing=False)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["format_version"] == 2 and manifest["lexical_version"] == 2
+    assert not list(folder.glob("bm25-*")), "the old BM25 folder is swept"
+    # Snowball stems: "diabetic" and "diabetes" meet, "study" and "studies" too (the old stemmer kept them apart)
+    assert _top_ids(engine, "diabetic", k=1, mode="bm25") == ["fx:diabetes"]
+    assert _top_ids(engine, "a study of sleep", k=1, mode="bm25") == ["fx:migraine"]
+    assert _top_ids(engine, "wheezing inhaler", k=1, mode="dense") == ["fx:asthma"]
+    engine.add([Document(id="fx:new", source="fixture", title="Gout", text="Gout flares cause a hot, swollen joint.")])
+    assert _top_ids(engine, "swollen joint", k=1) == ["fx:new"]
+    counts = engine.info()["counts"]
+    assert counts["documents"] == 4 and counts["vectors"] == counts["chunks"] == counts["lexical"]
     engine.close()

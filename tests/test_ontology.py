@@ -439,3 +439,18 @@ def test_index_build_makes_store_and_selected_cards(tmp_path: Path) -> None:
     assert service.count() == 2
     assert [c.curie for c in service.link("the third disease")] == ["TEST:3"]
     assert service.expand("the third disease").concepts[0].label == "third disease"
+
+
+def test_a_second_service_links_after_the_first_one_closed(concepts) -> None:  # type: ignore[no-untyped-def]
+    """Linkers are shared per file: closing one service must not break the next (index builds open one per batch)."""
+    from ragmed.ontology.service import OntologyService
+
+    first = OntologyService.open(concepts.store.path)
+    assert any("asthma" in c.label.lower() for c in first.link("asthma in children"))
+    first.close()
+    second = OntologyService.open(concepts.store.path)
+    try:
+        assert any("asthma" in c.label.lower() for c in second.link("severe asthma attack"))
+    finally:
+        second.close()
+    assert concepts.link("asthma")  # the session's own service still links too

@@ -9,7 +9,7 @@ import pytest
 from ragmed.config import load_settings
 from ragmed.generate.answer import Answerer
 from ragmed.safety import declined, injection_flags, looks_like_injection, red_flags
-from ragmed.types import Passage
+from ragmed.types import LeadEvent, Passage
 
 
 def medquad_passages(path, limit: int = 6) -> list[Passage]:  # type: ignore[no-untyped-def]
@@ -88,7 +88,7 @@ def test_a_red_flag_question_gets_emergency_guidance_first(extractive, heart_att
     assert "911" in answer.text.split("\n\n")[0]
     assert answer.citations, "the general information from the evidence is still given"
     events = list(extractive.stream(question, heart_attack, audience))
-    assert events[0]["type"] == "token" and "911" in events[0]["text"]
+    assert isinstance(events[0], LeadEvent) and "911" in events[0].text
 
 
 @pytest.mark.integration

@@ -14,38 +14,38 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from sse_starlette import ServerSentEvent
 
-from api import sse
 from api.deps import ReadAccess
 from api.errors import ApiError, error_body, status_for
-from api.redact import redact
-from api.routes.ask import answer_kwargs, check_text
-from api.runtime import Runtime, get_runtime, iterate_blocking, run_blocking
+from api.middleware import note_text
+from api.openapi import BODY, ENGINE, READ, errors, sse_content
+from api.responses import ChatChunk, ChatCompletionOut, ErrorBody, ModelsOut
+from api.routes.ask import AnswerStream, answer_kwargs, check_text, first_event, start_answer
+from api.runtime import Runtime, get_runtime
 from api.schemas import ChatRequest
 from api.serialize import answer_json, document_path, references
+from api.work import Job, cancelled_on_disconnect
 from ragmed.errors import RagmedError
 from ragmed.text import approx_tokens
 from ragmed.types import Answer, AnswerEvent, LeadEvent, SentenceEvent, StreamEvent
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 MODEL = "ragmed"
+_CHUNKS = ("Chunks as Server-Sent Events (`data: {chat.completion.chunk}`), emergency guidance first, then each "
+           "checked sentence, then the checked answer's tail with its citations; `data: [DONE]` ends the stream.")
 
 
 def last_user_message(body: ChatRequest, runtime: Runtime) -> str:
-    """The text of the last user message, checked for emptiness and length.
+    """The text of the last user message, checked for length.
 
     Raises:
         ApiError: 422 naming ``messages`` or the content field at fault.
     """
     for i in range(len(body.messages) - 1, -1, -1):
         message = body.messages[i]
-        if message.role != "user":
-            continue
-        content = message.content
-        if isinstance(content, list):
-            content = " ".join(str(part.get("text", "")) for part in content if part.get("type") == "text")
-        return check_text(content or "", runtime, f"messages[{i}].content")
+        if message.role == "user":
+            return check_text(message.text(), runtime, f"messages[{i}].content")
     raise ApiError(422, "messages: no message with role 'user' to answer", "messages")
 
 
@@ -65,50 +65,59 @@ def reply_text(answer: Answer) -> str:
     return f"{answer.text}\n\nSources:\n{refs}" if refs else answer.text
 
 
-@router.get("/models", summary="Models (OpenAI-compatible)")
-async def models(_: ReadAccess) -> dict[str, Any]:
+@router.get("/models", summary="Models (OpenAI-compatible)", response_model=ModelsOut, responses=errors(*READ))
+async def models(_: ReadAccess) -> Any:
     """List the one model this service answers as: ``ragmed``."""
     return {"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "ragmed"}]}
 
 
-@router.post("/chat/completions", summary="Chat completions (OpenAI-compatible)")
-async def chat_completions(body: ChatRequest, request: Request, _: ReadAccess) -> Any:
+@router.post("/chat/completions", summary="Chat completions (OpenAI-compatible)", response_model=ChatCompletionOut,
+             responses={200: {"description": "The completion, or its chunks as Server-Sent Events.",
+                              "content": sse_content({"message": ChatChunk, "done": None}, _CHUNKS)},
+                        **errors(*BODY, *READ, *ENGINE)})
+async def chat_completions(body: ChatRequest, request: Request, caller: ReadAccess) -> Any:
     """Answer the last user message with cited evidence, in the OpenAI chat-completions format.
 
     Extensions accepted in the body: ``audience``, ``k`` and ``filters`` as in ``/v1/ask``.
     """
     runtime = get_runtime(request)
     question = last_user_message(body, runtime)
-    request.state.question = redact(question)
-    engine = runtime.require_engine()
-    kwargs = answer_kwargs(runtime, body.audience, body.k, body.filters,
-                           max_new_tokens=body.max_completion_tokens or body.max_tokens, limit_field=None)
+    note_text(request, "question", question)
+    field = "max_completion_tokens" if body.max_completion_tokens else "max_tokens"
+    kwargs = answer_kwargs(runtime, caller, body.audience, body.k, body.filters,
+                           max_new_tokens=body.max_completion_tokens or body.max_tokens, fields=("model", field))
     completion_id = "chatcmpl-" + uuid.uuid4().hex
     created = int(time.time())
+    job = start_answer(request, question, False, kwargs)
     if not body.stream:
-        answer = await run_blocking(engine.ask, question, **kwargs)
-        runtime.metrics.observe_answer(answer.timings, answer.generator, answer.abstained)
-        citations = citations_json(answer)
-        text = reply_text(answer)
-        prompt_tokens = sum(approx_tokens(str(m.content or "")) for m in body.messages)
-        completion_tokens = approx_tokens(text)
-        return {
-            "id": completion_id, "object": "chat.completion", "created": created, "model": MODEL,
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": text, "citations": citations}}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
-            "citations": citations,
-            "ragmed": answer_json(answer),
-        }
-    events = iterate_blocking(engine.stream(question, **kwargs))
-    first = await anext(events, None)
-    return StreamingResponse(_chunks(runtime, completion_id, created, first, events),
-                             media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
+        async with cancelled_on_disconnect(request, job):
+            async for event in job.events():
+                if isinstance(event, AnswerEvent):
+                    return _completion(runtime, body, event.answer, completion_id, created)
+        raise ApiError(503, "answer: the engine ended without an answer", headers={"Retry-After": "5"})
+    first = await first_event(request, job)
+    return AnswerStream(_chunks(runtime, completion_id, created, first, job), job)
+
+
+def _completion(runtime: Runtime, body: ChatRequest, answer: Answer, completion_id: str, created: int) -> dict[str, Any]:
+    runtime.metrics.observe_answer(answer.timings, answer.generator, answer.abstained)
+    citations = citations_json(answer)
+    text = reply_text(answer)
+    prompt_tokens = sum(approx_tokens(m.text()) for m in body.messages)
+    completion_tokens = approx_tokens(text)
+    return {
+        "id": completion_id, "object": "chat.completion", "created": created, "model": MODEL,
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": text, "citations": citations}}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens},
+        "citations": citations,
+        "ragmed": answer_json(answer),
+    }
 
 
 def _tail(streamed: str, final: str) -> str:
-    """What to send after the streamed tokens so the reply ends with the checked answer."""
+    """What to send after the streamed sentences so the reply ends with the checked answer."""
     sent, final = streamed.strip(), final.strip()
     if sent == final:
         return ""
@@ -118,16 +127,18 @@ def _tail(streamed: str, final: str) -> str:
 
 
 def _chunk(completion_id: str, created: int, delta: dict[str, Any], finish: str | None = None,
-           **extra: Any) -> bytes:
-    return sse.data({"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": MODEL,
-                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra})
+           **extra: Any) -> ServerSentEvent:
+    chunk = ChatChunk.model_validate({"id": completion_id, "created": created, "model": MODEL,
+                                      "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra})
+    return ServerSentEvent(data=chunk.model_dump_json(exclude_none=True))
 
 
 async def _chunks(runtime: Runtime, completion_id: str, created: int, first: StreamEvent | None,
-                  events: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
+                  job: Job[StreamEvent]) -> AsyncIterator[ServerSentEvent]:
     yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
     streamed: list[str] = []
     event: StreamEvent | None = first
+    events = job.events()
     try:
         while event is not None:
             if isinstance(event, (LeadEvent, SentenceEvent)) and event.text:
@@ -147,5 +158,7 @@ async def _chunks(runtime: Runtime, completion_id: str, created: int, first: Str
             event = await anext(events, None)
     except RagmedError as exc:
         status, field = status_for(exc)
-        yield sse.data(error_body(status, str(exc), field))
-    yield sse.data("[DONE]")
+        yield ServerSentEvent(data=ErrorBody.model_validate(error_body(status, str(exc), field)).model_dump_json())
+    finally:
+        job.cancel()
+    yield ServerSentEvent(data="[DONE]")

@@ -7,36 +7,42 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
-from pydantic import ValidationError
+from fastapi import Path as PathParam
+from pydantic import Field, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 
 from api.deps import ReadAccess, WriteAccess
 from api.errors import ApiError, field_name
+from api.openapi import BODY, READ, errors
+from api.responses import DeletedOut, DocumentOut, IngestOut
 from api.runtime import get_runtime, run_blocking
-from api.schemas import DocumentIn
+from api.schemas import DocumentIn, Visible
 from api.serialize import document_json
-from ragmed.types import Document, IngestReport, RecordError
+from ragmed.types import Document, IngestReport
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
+_BATCH: TypeAdapter[list[DocumentIn]] = TypeAdapter(Annotated[list[DocumentIn], Field(min_length=1)])
+_ITEMS = {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/DocumentIn"}}
 _UPLOAD_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {
                 "schema": {"oneOf": [
-                    {"type": "array", "items": DocumentIn.model_json_schema()},
-                    {"type": "object", "properties": {"documents": {"type": "array", "items": DocumentIn.model_json_schema()}}},
+                    _ITEMS,
+                    {"type": "object", "required": ["documents"], "additionalProperties": False,
+                     "properties": {"documents": _ITEMS}},
                 ]}
             },
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
                     "properties": {
-                        "file": {"type": "array", "items": {"type": "string", "format": "binary"},
+                        "file": {"type": "array", "minItems": 1, "items": {"type": "string", "format": "binary"},
                                  "description": "One or more files in a supported format (PubMed XML, JATS, MedQuAD, JSONL, CSV, text, Markdown, HTML, PDF...)."},
                         "format": {"type": "string", "description": "Reader name when the suffix does not tell."},
                     },
@@ -47,10 +53,12 @@ _UPLOAD_DOC: dict[str, Any] = {
     }
 }
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+DocId = Annotated[Visible, PathParam(description="The document id, e.g. 'pmid:12345'.")]
 
 
-@router.get("/{doc_id:path}", summary="One document with its full text")
-async def get_document(doc_id: str, request: Request, _: ReadAccess) -> dict[str, Any]:
+@router.get("/{doc_id:path}", summary="One document with its full text", response_model=DocumentOut,
+            responses=errors(404, 422, *READ, 503))
+async def get_document(doc_id: DocId, request: Request, _: ReadAccess) -> Any:
     """Return the document (id, source, title, text, url, licence, date, sections, metadata).
 
     Citation spans (``start``, ``end``) index into ``text``.
@@ -62,12 +70,15 @@ async def get_document(doc_id: str, request: Request, _: ReadAccess) -> dict[str
     return document_json(document)
 
 
-@router.post("", summary="Add or update documents", openapi_extra=_UPLOAD_DOC)
-async def add_documents(request: Request, _: WriteAccess) -> dict[str, Any]:
+@router.post("", summary="Add or update documents", openapi_extra=_UPLOAD_DOC, response_model=IngestOut,
+             responses=errors(*BODY, 415, 401, 403, 429, 503))
+async def add_documents(request: Request, _: WriteAccess) -> Any:
     """Add documents given as a JSON list (``Document`` fields) or as uploaded files in any supported format.
 
-    Returns the counts (added, updated, unchanged, skipped, chunks) and one error per skipped record;
-    the good records of a batch go in even when others are refused.
+    A JSON list is checked whole before anything is written: a record that does not match ``DocumentIn``
+    refuses the request with 422 naming each bad record (``documents[1].text``). Uploaded files go in record
+    by record: the readable records are added and each unreadable record or file is counted in ``skipped`` and
+    named in ``errors`` (an upload with nothing readable adds nothing and says why).
     """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
@@ -80,8 +91,9 @@ async def add_documents(request: Request, _: WriteAccess) -> dict[str, Any]:
     return {**report.to_dict(), "index_revision": engine.revision}
 
 
-@router.delete("/{doc_id:path}", summary="Delete one document")
-async def delete_document(doc_id: str, request: Request, _: WriteAccess) -> dict[str, Any]:
+@router.delete("/{doc_id:path}", summary="Delete one document", response_model=DeletedOut,
+               responses=errors(404, 422, 401, 403, 429, 503))
+async def delete_document(doc_id: DocId, request: Request, _: WriteAccess) -> Any:
     """Delete the document and its chunks from every index."""
     engine = get_runtime(request).require_engine()
     deleted = await run_blocking(engine.delete, [doc_id])
@@ -96,24 +108,19 @@ async def _add_json(request: Request) -> IngestReport:
         payload = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"body: invalid JSON ({exc})", "body") from exc
-    if isinstance(payload, dict) and "documents" in payload:
+    if isinstance(payload, dict) and set(payload) == {"documents"}:
         payload = payload["documents"]
     if not isinstance(payload, list):
-        raise ApiError(422, f"body: expected a list of documents, got {type(payload).__name__}", "body")
-    if not payload:
-        raise ApiError(422, "body: the list of documents is empty", "body")
-    documents: list[Document] = []
-    errors: list[RecordError] = []
-    for i, item in enumerate(payload):
-        where = f"documents[{i}]" + (f" (id={item.get('id')!r})" if isinstance(item, dict) and item.get("id") else "")
-        try:
-            documents.append(Document(**DocumentIn.model_validate(item).model_dump()))
-        except ValidationError as exc:
-            problems = "; ".join(f"{field_name(('body', *e['loc']))}: {e['msg']}" for e in exc.errors())
-            errors.append(RecordError(where, problems))
-    report = await run_blocking(engine.add, documents) if documents else IngestReport()
-    report.errors = errors + report.errors
-    report.skipped += len(errors)
+        raise ApiError(422, f"body: expected a list of documents or {{\"documents\": [...]}}, got {type(payload).__name__}", "body")
+    try:
+        records = _BATCH.validate_python(payload)
+    except ValidationError as exc:
+        problems = [(field_name(("body", "documents", *e["loc"])), str(e["msg"]).removeprefix("Value error, "))
+                    for e in exc.errors()]
+        details = "; ".join(f"{where}: {why}" for where, why in problems[:20])
+        raise ApiError(422, f"nothing was written; {details}", problems[0][0] if problems else "body") from exc
+    documents = [Document(**record.model_dump()) for record in records]
+    report: IngestReport = await run_blocking(engine.add, documents)
     return report
 
 
@@ -140,7 +147,4 @@ async def _add_files(request: Request) -> IngestReport:
     for error in report.errors:
         error.location = folder.sub("", error.location)
         error.message = folder.sub("", error.message)
-    if report.errors and not (report.added or report.updated or report.unchanged):
-        details = "; ".join(str(e) for e in report.errors[:5])
-        raise ApiError(422, f"file: nothing could be read from the upload: {details}", "file")
     return report

@@ -8,8 +8,12 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import ReadAccess
+from api.middleware import note_text
+from api.openapi import READ, errors
+from api.responses import AttributionOut, ConceptsOut, HealthOut, InfoOut, ReadyOut
 from api.routes.ask import check_text
 from api.runtime import get_runtime, run_blocking
+from api.schemas import Visible
 
 router = APIRouter(tags=["service"])
 
@@ -27,14 +31,16 @@ FALLBACK_ATTRIBUTION: list[dict[str, str]] = [
 ]
 
 
-@router.get("/healthz", summary="Liveness")
-async def healthz() -> dict[str, str]:
+@router.get("/healthz", summary="Liveness", response_model=HealthOut)
+async def healthz() -> Any:
     """Always 200 while the process serves requests."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness", responses={503: {"description": "Index loading or failed to load."}})
-async def readyz(request: Request) -> JSONResponse:
+@router.get("/readyz", summary="Readiness", response_model=ReadyOut,
+            responses={503: {"model": ReadyOut, "description": "Index loading or failed to load.",
+                             "headers": {"Retry-After": {"schema": {"type": "integer"}}}}})
+async def readyz(request: Request) -> Any:
     """200 once the index is loaded and the models are warm; 503 (with the reason) before that."""
     runtime = get_runtime(request)
     if runtime.ready and runtime.engine is not None:
@@ -43,7 +49,9 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"ready": False, "reason": reason}, status_code=503, headers={"Retry-After": "5"})
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                             "description": "Prometheus text exposition."}})
 async def metrics(request: Request) -> Response:
     """Requests and latencies per route, answer stage timings, readiness and index revision."""
     runtime = get_runtime(request)
@@ -53,15 +61,16 @@ async def metrics(request: Request) -> Response:
     return Response(runtime.metrics.render(), media_type=runtime.metrics.content_type)
 
 
-@router.get("/v1/info", summary="Index and model information")
-async def info(request: Request, _: ReadAccess) -> dict[str, Any]:
+@router.get("/v1/info", summary="Index and model information", response_model=InfoOut,
+            responses=errors(*READ, 503))
+async def info(request: Request, _: ReadAccess) -> Any:
     """Index name, revision, counts, embedding model, dimension, FAISS factory and generator."""
     engine = get_runtime(request).require_engine()
-    return await run_blocking(engine.info)  # type: ignore[no-any-return]
+    return await run_blocking(engine.info)
 
 
-@router.get("/v1/attribution", summary="Attribution lines the licences require")
-async def attribution(request: Request) -> dict[str, Any]:
+@router.get("/v1/attribution", summary="Attribution lines the licences require", response_model=AttributionOut)
+async def attribution(request: Request) -> Any:
     """One entry per source (name, licence, attribution line) to display with answers."""
     runtime = get_runtime(request)
     items: list[dict[str, str]] = []
@@ -72,15 +81,17 @@ async def attribution(request: Request) -> dict[str, Any]:
     return {"attribution": FALLBACK_ATTRIBUTION, "source": "fallback"}
 
 
-@router.get("/v1/concepts", summary="Link concepts in a text")
+@router.get("/v1/concepts", summary="Link concepts in a text", response_model=ConceptsOut,
+            responses=errors(422, *READ, 503))
 async def concepts(
     request: Request,
-    q: Annotated[str, Query(description="Text in which to find concepts, e.g. 'heart attack'.")],
+    q: Annotated[Visible, Query(description="Text in which to find concepts, e.g. 'heart attack'.")],
     _: ReadAccess,
-) -> dict[str, Any]:
+) -> Any:
     """Ontology concepts named in ``q`` with their codes (DOID, ICD-10-CM, MeSH, UMLS, SNOMED CT), synonyms and definitions."""
     runtime = get_runtime(request)
     text = check_text(q, runtime, "q")
+    note_text(request, "query_text", text)
     engine = runtime.require_engine()
     found = await run_blocking(engine.concepts, text)
     return {"q": text, "count": len(found), "concepts": [c.to_dict() for c in found]}

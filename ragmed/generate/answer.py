@@ -22,7 +22,7 @@ from typing import Any
 
 from ragmed.cite import ABSTAIN, CheckSession, CitationChecker, SentenceStream
 from ragmed.config import Settings
-from ragmed.errors import GenerationError, InvalidRequestError
+from ragmed.errors import GenerationError, InvalidRequestError, RequestCancelledError
 from ragmed.generate.base import Generator
 from ragmed.generate.choice import choose_option
 from ragmed.generate.extractive import ExtractiveAnswerer
@@ -105,7 +105,8 @@ class Answerer:
         return final
 
     def stream(self, question: str, passages: list[Passage], audience: Audience | None = None,
-               concepts: Sequence[Concept] = (), draft: bool = False) -> Iterator[StreamEvent]:
+               concepts: Sequence[Concept] = (), draft: bool = False,
+               cancel: threading.Event | None = None) -> Iterator[StreamEvent]:
         """Stream the answer: a ``LeadEvent`` (emergency guidance, a declined request) when there is one,
         then each checked sentence as a ``SentenceEvent``, then the final ``AnswerEvent``.
 
@@ -115,9 +116,11 @@ class Answerer:
             audience: "clinician" or "public" (settings' default when None).
             concepts: concepts linked in the question (their conditions drive the topic check).
             draft: also stream the model's unchecked text as ``DraftEvent`` pieces (clinicians only).
+            cancel: set by another thread to stop: generation stops at its next token.
 
         Raises:
             InvalidRequestError: ``question`` is empty, ``audience`` is unknown, or a draft is asked for the public.
+            RequestCancelledError: ``cancel`` was set.
         """
         if not question or not question.strip():
             raise InvalidRequestError("question must not be empty")
@@ -145,8 +148,7 @@ class Answerer:
                                        max_new_tokens=cfg.max_new_tokens, audience=audience,
                                        count_tokens=getattr(generator, "count_tokens", None))
                 session = self.checker.session(prompt.passages, question, conditions)
-                for event in self._generate(generator, prompt, session, refusal, draft):
-                    yield event
+                yield from self._generate(generator, prompt, session, refusal, draft, cancel)
             except (GenerationError, ValueError) as exc:
                 reason = str(exc)
                 log.warning("generation failed, answering extractively", extra={"backend": generator.name, "error": reason})
@@ -177,9 +179,9 @@ class Answerer:
         return self.gate.relevant(question, passages)
 
     def _generate(self, generator: Generator, prompt: Prompt, session: CheckSession, refusal: SafetyFlag | None,
-                  draft: bool) -> Iterator[StreamEvent]:
+                  draft: bool, cancel: threading.Event | None = None) -> Iterator[StreamEvent]:
         sentences = SentenceStream()
-        for piece in self._timed(generator, prompt.text, prompt.stop):
+        for piece in self._timed(generator, prompt.text, prompt.stop, cancel):
             if draft:
                 yield DraftEvent(piece)
             for sentence in sentences.feed(piece):
@@ -210,38 +212,52 @@ class Answerer:
             drop_withheld(answer, refusal)
         return answer
 
-    def _timed(self, generator: Generator, prompt: str, stop: list[str]) -> Iterator[str]:
-        """Run ``generator.stream`` in a worker thread; raise ``GenerationError`` past ``timeout_s``."""
+    def _timed(self, generator: Generator, prompt: str, stop: list[str],
+               cancel: threading.Event | None = None) -> Iterator[str]:
+        """Run ``generator.stream`` in a worker thread; raise ``GenerationError`` past ``timeout_s`` and
+        ``RequestCancelledError`` once ``cancel`` is set (the worker stops at its next token)."""
         cfg = self.settings.generation
         out: queue.Queue[tuple[str, Any]] = queue.Queue()
-        cancel = threading.Event()
+        stop_work = threading.Event()
+
+        def stopped() -> bool:
+            return stop_work.is_set() or (cancel is not None and cancel.is_set())
 
         def work() -> None:
-            with self._lock:
-                try:
-                    for piece in generator.stream(prompt, max_new_tokens=cfg.max_new_tokens, stop=stop):
-                        if cancel.is_set():
-                            return
-                        out.put(("piece", piece))
-                    out.put(("done", None))
-                except (GenerationError, ValueError, RuntimeError, OSError) as exc:
-                    out.put(("error", exc))
+            while not self._lock.acquire(timeout=0.1):
+                if stopped():
+                    return
+            try:
+                for piece in generator.stream(prompt, max_new_tokens=cfg.max_new_tokens, stop=stop):
+                    if stopped():
+                        return
+                    out.put(("piece", piece))
+                out.put(("done", None))
+            except (GenerationError, ValueError, RuntimeError, OSError) as exc:
+                out.put(("error", exc))
+            finally:
+                self._lock.release()
 
         threading.Thread(target=work, daemon=True, name="ragmed-generate").start()
         deadline = time.monotonic() + cfg.timeout_s
         try:
             while True:
+                if cancel is not None and cancel.is_set():
+                    raise RequestCancelledError("the request was cancelled during generation")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise GenerationError(f"generation timed out after {cfg.timeout_s:g} s")
                 try:
-                    kind, value = out.get(timeout=max(deadline - time.monotonic(), 0.0))
+                    kind, value = out.get(timeout=min(left, 0.1))
                 except queue.Empty:
-                    raise GenerationError(f"generation timed out after {cfg.timeout_s:g} s") from None
+                    continue
                 if kind == "done":
                     return
                 if kind == "error":
                     raise GenerationError(f"{generator.name} failed: {value}") from value
                 yield value
         finally:
-            cancel.set()
+            stop_work.set()
 
     def choose(self, question: str, options: dict[str, str], passages: list[Passage]) -> tuple[str, dict[str, float]]:
         """Pick one option for a multiple-choice or yes/no/maybe question given ``passages``.

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+from httpx_sse import EventSource, ServerSentEvent
 
 from ragmed.errors import GenerationError
 from ragmed.generate.base import FLOOR, cut_at_stop, stream_with_stops
@@ -115,7 +116,7 @@ class OpenAIGenerator:
                         continue
                     if response.status_code != 200:
                         raise GenerationError(f"{self.url} answered HTTP {response.status_code}: {response.read()[:200]!r}")
-                    for piece in _sse_pieces(response.iter_lines()):
+                    for piece in _sse_pieces(EventSource(response).iter_sse()):
                         started = True
                         yield piece
                     return
@@ -148,23 +149,24 @@ class OpenAIGenerator:
         reply = str((choice.get("message") or {}).get("content") or "").strip().lower()
         for label in sorted(labels, key=len, reverse=True):
             if re.match(rf"\W*{re.escape(label.lower())}\b", reply):
-                return [0.0 if l == label else FLOOR for l in labels]
+                return [0.0 if other == label else FLOOR for other in labels]
         raise GenerationError(f"{self.url} replied {reply[:40]!r}, which is none of {labels}")
 
 
-def _sse_pieces(lines: Iterator[str]) -> Iterator[str]:
-    """Text deltas from OpenAI server-sent events (``data: {...}`` lines, ending at ``data: [DONE]``)."""
-    for line in lines:
-        if not line.startswith("data:"):
+def _sse_pieces(events: Iterator[ServerSentEvent]) -> Iterator[str]:
+    """Text deltas from OpenAI server-sent events (JSON ``data``, ending at ``data: [DONE]``); an event's
+    ``data`` lines arrive joined, as the SSE specification says."""
+    for event in events:
+        payload = event.data.strip()
+        if not payload:
             continue
-        payload = line[5:].strip()
         if payload == "[DONE]":
             return
         try:
-            event = json.loads(payload)
+            data = json.loads(payload)
         except ValueError as exc:
             raise GenerationError(f"malformed server-sent event: {payload[:120]}") from exc
-        for choice in event.get("choices") or []:
+        for choice in data.get("choices") or []:
             text = (choice.get("delta") or {}).get("content") or choice.get("text") or ""
             if text:
                 yield text

@@ -10,13 +10,18 @@ from pathlib import Path
 from ragmed.errors import IndexCorruptError
 from ragmed.index.atomic import atomic_write_bytes, sha256_file
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""1: one FAISS file and a bm25s folder rewritten on every change; 2: base files plus the docstore's change log."""
 MANIFEST = "manifest.json"
 
 
 @dataclass
 class Manifest:
-    """What an index folder holds; written atomically after every commit."""
+    """What an index folder holds: its model and the base files of ``revision`` (written atomically when they change).
+
+    Changes committed after ``revision`` live in the docstore's change log until the next merge writes new
+    base files.
+    """
 
     name: str
     embedding_model: str
@@ -26,7 +31,9 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     counts: dict[str, int] = field(default_factory=dict)
     sources: dict[str, int] = field(default_factory=dict)
-    files: dict[str, str] = field(default_factory=dict)
+    files: dict[str, list[str]] = field(default_factory=dict)
+    backends: dict[str, str] = field(default_factory=dict)
+    lexical_version: int = 0
     checksums: dict[str, str] = field(default_factory=dict)
     created: str = field(default_factory=lambda: _now())
     updated: str = field(default_factory=lambda: _now())

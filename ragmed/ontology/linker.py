@@ -203,4 +203,6 @@ def get_linker(store: ConceptStore, scopes: tuple[str, ...] = ("exact", "related
             for old in [k for k in _CACHE if k[0] == str(path)]:
                 del _CACHE[old]
             linker = _CACHE[cache_key] = Linker(store, scopes=scopes)
+        elif linker.store.closed and not store.closed:
+            linker.store = store  # the store it was built over was closed; this open one reads the same file
     return linker

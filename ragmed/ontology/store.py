@@ -80,6 +80,7 @@ class ConceptStore:
                                 location=str(self.path))
         self._db = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, check_same_thread=False)
         self._lock = threading.Lock()
+        self.closed = False
         try:
             self.built_at = self._one("SELECT value FROM meta WHERE key='built_at'")
         except sqlite3.DatabaseError as exc:
@@ -89,6 +90,7 @@ class ConceptStore:
 
     def close(self) -> None:
         """Close the database connection."""
+        self.closed = True
         self._db.close()
 
     def __enter__(self) -> ConceptStore:  # noqa: PYI034

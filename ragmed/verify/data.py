@@ -25,6 +25,7 @@ from typing import Literal
 from ragmed.text import split_sentences, words
 from ragmed.types import Concept, Document
 from ragmed.verify import perturb
+from ragmed.verify.claims import list_items
 
 Task = Literal["support"]
 Split = Literal["train", "dev", "test"]
@@ -75,7 +76,7 @@ def group_key(document: Document) -> str:
 def usable(sentence: str) -> bool:
     """A sentence worth making a claim of: long enough, not a question, a pointer back or a credit line."""
     n = len(words(sentence))
-    return 6 <= n <= 60 and not _QUESTIONLIKE.match(sentence) and not _POINTER.match(sentence)
+    return 6 <= n <= 90 and not _QUESTIONLIKE.match(sentence) and not _POINTER.match(sentence)
 
 
 def _overlap(claim: str, evidence: str) -> float:
@@ -135,7 +136,7 @@ class PairBuilder:
         by_doc: dict[str, list[_Sentence]] = defaultdict(list)
         for s in pool:
             by_doc[s.doc.id].append(s)
-        foreign_items = [i for s in pool if (p := perturb.list_items(s.text)) for i in p[1]]
+        foreign_items = [i for s in pool if (p := list_items(s.text)) for i in p[1]]
         lexical = _Bm25([s.window for s in pool])
         out: list[Example] = []
 
@@ -145,7 +146,12 @@ class PairBuilder:
                 out.append(Example("support", question, claim, s.doc.title if title is None else title,
                                    evidence if evidence is not None else s.window, label, kind, s.doc.id, split))
 
-        for doc_id, sentences in sorted(by_doc.items()):
+        for _, sentences in sorted(by_doc.items()):
+            for s in sentences:
+                for _ in range(2):
+                    item = perturb.list_item_claim(s.text, rng, foreign_items)
+                    if item is not None:
+                        add(s, item[0], item[1], "list_item_claim" if item[1] else "foreign_item")
             for s in rng.sample(sentences, min(per_document, len(sentences))):
                 question = s.doc.metadata.get("question") or "" if rng.random() < 0.5 else ""
                 question = question if isinstance(question, str) else ""

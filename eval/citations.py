@@ -1,0 +1,148 @@
+"""``ragmed eval citations``: how well each verifier backend tells supported claims from the rest.
+
+A gold file is JSONL, one claim per line: ``question``, ``claim``, ``evidence``, ``evidence_title``, ``label``
+(``supported``, ``unsupported`` or ``wrong_topic``), optionally ``split`` and ``doc_id``. Each backend scores
+every claim against its evidence in the context of its question, with the ontology topic check when a
+concept store is given (the same check answers get), and is judged on whether it accepts exactly the
+supported claims: precision, recall and F1 of "supported", and how many wrong-topic claims it accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ragmed.errors import ConfigError
+from ragmed.types import Passage, RecordError
+from ragmed.verify.base import ClaimPair, Verifier
+from ragmed.verify.topic import TopicJudge
+
+LABELS = ("supported", "unsupported", "wrong_topic")
+GOLD = Path(__file__).resolve().parent / "sets" / "citations" / "gold.jsonl"
+
+
+@dataclass(frozen=True)
+class GoldClaim:
+    """One labelled claim."""
+
+    question: str
+    claim: str
+    evidence: str
+    evidence_title: str
+    label: str
+    split: str = ""
+    doc_id: str = ""
+
+
+@dataclass
+class BackendScores:
+    """One backend's verdicts on one set."""
+
+    backend: str
+    n: int
+    precision: float
+    recall: float
+    f1: float
+    accepted_wrong_topic: int
+    wrong_topic: int
+    seconds_per_claim: float
+
+
+@dataclass
+class CitationReport:
+    """Scores per backend and set, and the records that could not be read."""
+
+    sets: dict[str, list[BackendScores]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    abstention: dict[str, float] | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"sets": {k: [asdict(s) for s in v] for k, v in self.sets.items()}, "errors": self.errors,
+                "abstention": self.abstention}
+
+
+def read_gold(path: Path, errors: list[RecordError]) -> list[GoldClaim]:
+    """Claims of a gold file; a bad line is reported with file, line and field, and the rest still read.
+
+    Raises:
+        ConfigError: the file cannot be read at all.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read gold file {path}: {exc}") from exc
+    out = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            errors.append(RecordError(where, f"not JSON: {exc}"))
+            continue
+        if not isinstance(item, dict):
+            errors.append(RecordError(where, "not a JSON object"))
+            continue
+        missing = [k for k in ("claim", "evidence", "label") if not isinstance(item.get(k), str) or not item[k].strip()]
+        if missing:
+            errors.append(RecordError(where, f"field {missing[0]!r} is missing or empty"))
+            continue
+        if item["label"] not in LABELS:
+            errors.append(RecordError(where, f"field 'label' must be one of {', '.join(LABELS)}, got {item['label']!r}"))
+            continue
+        out.append(GoldClaim(str(item.get("question") or ""), item["claim"], item["evidence"],
+                             str(item.get("evidence_title") or ""), item["label"], str(item.get("split") or ""),
+                             str(item.get("doc_id") or "")))
+    return out
+
+
+def verdicts(verifier: Verifier, claims: Sequence[GoldClaim], threshold: float,
+             topic: TopicJudge | None = None) -> list[bool]:
+    """Whether ``verifier`` (with the topic check, when given) accepts each claim, as answers check them."""
+    accepted: list[bool] = []
+    pairs: list[ClaimPair] = []
+    index: list[int] = []
+    for i, c in enumerate(claims):
+        conditions = topic.conditions(c.question) if topic is not None and c.question else set()
+        passage = Passage(chunk_id=-1, doc_id=c.doc_id, text=c.evidence, score=1.0, start=0, end=len(c.evidence),
+                          title=c.evidence_title)
+        if topic is not None and conditions and topic.off_topic(conditions, passage, c.claim):
+            accepted.append(False)
+            continue
+        accepted.append(True)
+        pairs.append(ClaimPair(c.claim, c.evidence, "" if conditions else c.question, c.evidence_title))
+        index.append(i)
+    for i, verdict in zip(index, verifier.support(pairs)):
+        accepted[i] = verdict.probability >= threshold
+    return accepted
+
+
+def score(backend: str, verifier: Verifier, claims: Sequence[GoldClaim], threshold: float,
+          topic: TopicJudge | None = None) -> BackendScores:
+    """Precision, recall and F1 of accepted claims against the ``supported`` label."""
+    started = time.perf_counter()
+    accepted = verdicts(verifier, claims, threshold, topic)
+    seconds = time.perf_counter() - started
+    gold = [c.label == "supported" for c in claims]
+    tp = sum(a and g for a, g in zip(accepted, gold))
+    precision = tp / max(sum(accepted), 1)
+    recall = tp / max(sum(gold), 1)
+    f1 = 2 * precision * recall / max(precision + recall, 1e-12)
+    wrong = [a for a, c in zip(accepted, claims) if c.label == "wrong_topic"]
+    return BackendScores(backend, len(claims), round(precision, 4), round(recall, 4), round(f1, 4), sum(wrong),
+                         len(wrong), round(seconds / max(len(claims), 1), 4))
+
+
+def format_table(report: CitationReport) -> str:
+    """The report as a Markdown table."""
+    lines = ["| set | backend | n | precision | recall | F1 | wrong-topic accepted | ms per claim |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, rows in report.sets.items():
+        for r in rows:
+            lines.append(f"| {name} | {r.backend} | {r.n} | {r.precision:.3f} | {r.recall:.3f} | {r.f1:.3f} | "
+                         f"{r.accepted_wrong_topic} of {r.wrong_topic} | {1000 * r.seconds_per_claim:.1f} |")
+    return "\n".join(lines)

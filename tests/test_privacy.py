@@ -1,0 +1,107 @@
+"""No personal identifier reaches a log: keyed hashes stand for questions, queries, paths and addresses, and
+the optional de-identified copy removes the 18 Safe Harbor identifier classes (tests/fixtures/identifiers)."""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from api.deid import deidentify, residue
+from tests.test_api import WRITER, LiveServer, serve
+
+SET = Path(__file__).parent / "fixtures" / "identifiers" / "safe_harbor.jsonl"
+ROWS = [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.unit
+def test_the_synthetic_set_covers_all_18_classes() -> None:
+    assert len(ROWS) >= 200
+    assert len({r["class"] for r in ROWS}) == 18
+
+
+@pytest.mark.unit
+def test_deidentified_copy_recall_per_class() -> None:
+    found: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
+    missed = []
+    for row in ROWS:
+        left = residue(row["identifier"], row["text"], deidentify(row["text"]))
+        found[row["class"]][1] += 1
+        found[row["class"]][0] += not left
+        if left:
+            missed.append((row["class"], row["identifier"], left))
+    for cls, (hit, total) in found.items():
+        assert hit / total >= 0.99, (cls, missed)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("question", [
+    "Is metformin 500 mg twice daily safe with an eGFR of 45 mL/min?", "What is Addison's disease?",
+    "How is Crohn's disease treated?", "Will Lyme disease go away without antibiotics?",
+    "Does SGLT2 inhibition help heart failure?", "Is a blood pressure of 160/100 dangerous?",
+    "Vitamin D 50000 IU weekly for 8 weeks?", "What is the ICD-10 code E11.9?", "What does BRCA1 mean?",
+])
+def test_deidentification_leaves_medical_wording_alone(question: str) -> None:
+    assert deidentify(question) == question
+
+
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        extra = {k: v for k, v in record.__dict__.items() if k not in logging.LogRecord("", 0, "", 0, "", (), None).__dict__}
+        self.lines.append(record.getMessage() + " " + json.dumps(extra, default=str) + " " + (record.exc_text or ""))
+
+
+@pytest.fixture()
+def logs() -> Iterator[Collect]:
+    handler = Collect()
+    loggers = [logging.getLogger(n) for n in ("", "ragmed", "ragmed.api", "ragmed.api.access", "uvicorn", "uvicorn.error")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(logging.DEBUG)
+    yield handler
+    for lg, level in zip(loggers, levels):
+        lg.removeHandler(handler)
+        lg.setLevel(level)
+
+
+@pytest.mark.integration
+def test_identifiers_sent_through_every_endpoint_never_reach_the_logs(small_index: Any, small_engine: Any,
+                                                                       logs: Collect) -> None:
+    from ragmed.config import LoggingSettings
+
+    settings = small_index.model_copy(update={"logging": LoggingSettings(deidentified_copy=True)})
+    with serve(settings, small_engine, rate_limit_per_minute=100_000) as live, \
+            httpx.Client(base_url=live.url, timeout=120, headers={"X-API-Key": WRITER}) as c:
+        one_per_class = {r["class"]: r for r in ROWS}.values()
+        for row in ROWS:
+            text, ident = row["text"], row["identifier"]
+            c.post("/v1/search", json={"query": text}, headers={"X-Request-ID": ident})
+            c.get("/v1/concepts", params={"q": text})
+            c.get("/v1/documents/" + quote(ident, safe=""))
+            c.get("/healthz?patient=" + quote(ident))
+        for row in one_per_class:
+            text, ident = row["text"], row["identifier"]
+            c.post("/v1/ask", json={"question": text})
+            c.post("/v1/ask", json={"question": text, "stream": True})
+            c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": text}]})
+            c.post("/v1/documents", json=[{"id": ident, "text": text}])
+            c.delete("/v1/documents/" + quote(ident, safe=""))
+    logged = "\n".join(logs.lines)
+    assert logged.count('"route"') >= len(ROWS) * 4
+    leaks = [(r["class"], r["identifier"]) for r in ROWS if r["identifier"] in logged or quote(r["identifier"]) in logged]
+    assert leaks == []
+    copies = [json.loads(line.split(" {", 1)[0]) for line in logs.lines if line.startswith("{")]
+    deid = [(c.get("question_deid") or c.get("query_text_deid")) for c in copies]
+    assert sum(1 for d in deid if d) >= len(ROWS)

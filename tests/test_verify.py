@@ -1,0 +1,187 @@
+"""Verifier backends behind one interface, the shipped weights' integrity, claims inside sentences, the topic
+check on the real ontologies, and verifier training (deterministic, resumable, with a manifest)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ragmed.config import VerifierSettings
+from ragmed.errors import ConfigError
+from ragmed.types import Document, Passage
+from ragmed.verify import ClaimPair, Verifier, make_verifier
+from ragmed.verify.claims import atomic_claims, split_run_on
+from ragmed.verify.cross_encoder import CrossEncoderVerifier
+from ragmed.verify.data import Example, PairBuilder, split_of
+from ragmed.verify.lexical import LexicalVerifier
+from ragmed.verify.topic import TopicJudge, document_focus
+from ragmed.verify.trained import PACKAGED, verify_weights
+
+EVIDENCE = ("Gout is a common, painful form of arthritis. It causes swollen, red, hot and stiff joints. "
+            "Gout happens when uric acid builds up in your body.")
+
+
+class VerifierContract:
+    """What every verifier backend must do; subclasses provide ``verifier``."""
+
+    @pytest.fixture()
+    def backend(self) -> Verifier:
+        raise NotImplementedError
+
+    def test_it_is_a_verifier(self, backend) -> None:  # type: ignore[no-untyped-def]
+        assert isinstance(backend, Verifier) and backend.name
+
+    def test_one_verdict_per_pair_with_a_span_inside_the_evidence(self, backend) -> None:  # type: ignore[no-untyped-def]
+        pairs = [ClaimPair("Gout causes swollen, red joints.", EVIDENCE, "What is gout?", "Gout"),
+                 ClaimPair("Gout is caused by a virus.", EVIDENCE), ClaimPair("Insulin lowers blood sugar.", "")]
+        verdicts = backend.support(pairs)
+        assert len(verdicts) == 3
+        for pair, v in zip(pairs, verdicts):
+            assert 0.0 <= v.probability <= 1.0
+            assert 0 <= v.start <= v.end <= len(pair.evidence)
+        assert verdicts[2].probability == pytest.approx(0.0, abs=1e-6) or verdicts[2].end == 0
+
+    def test_a_stated_claim_outscores_an_unstated_one(self, backend) -> None:  # type: ignore[no-untyped-def]
+        stated, unstated = backend.support([ClaimPair("Gout causes swollen, red and stiff joints.", EVIDENCE),
+                                            ClaimPair("Gout causes hair loss and blurred vision.", EVIDENCE)])
+        assert stated.probability > unstated.probability
+        assert "It causes swollen, red, hot and stiff joints." in EVIDENCE[stated.start:stated.end]
+
+    def test_no_pairs_no_verdicts(self, backend) -> None:  # type: ignore[no-untyped-def]
+        assert backend.support([]) == []
+
+
+class TestLexicalVerifier(VerifierContract):
+    @pytest.fixture()
+    def backend(self, embedder) -> Verifier:  # type: ignore[no-untyped-def]
+        return LexicalVerifier(embedder)
+
+
+@pytest.mark.integration
+class TestTrainedVerifier(VerifierContract):
+    @pytest.fixture()
+    def backend(self, verifier) -> Verifier:  # type: ignore[no-untyped-def]
+        return verifier  # type: ignore[no-any-return]
+
+    def test_negation_number_and_population_changes_are_rejected(self, backend) -> None:  # type: ignore[no-untyped-def]
+        evidence = "In a trial of 400 adults, daily aspirin reduced recurrent stroke from 12% to 8%."
+        claims = ["In adults, daily aspirin reduced recurrent stroke from 12% to 8%.",
+                  "Daily aspirin did not reduce recurrent stroke.", "Daily aspirin reduced recurrent stroke in children."]
+        ok, negated, population = backend.support([ClaimPair(c, evidence) for c in claims])
+        assert ok.probability >= 0.5, ok
+        assert negated.probability < 0.5 and population.probability < 0.5
+
+
+@pytest.mark.integration
+class TestAnyCrossEncoderFolder(VerifierContract):
+    """A CrossEncoder folder without ragmed's manifest is read as natural language inference."""
+
+    @pytest.fixture(scope="class")
+    def backend(self, tmp_path_factory) -> Verifier:  # type: ignore[no-untyped-def]
+        folder = tmp_path_factory.mktemp("nli") / "model"
+        shutil.copytree(PACKAGED, folder)
+        (folder / "manifest.json").unlink()
+        verifier = CrossEncoderVerifier(folder)
+        assert not verifier.ragmed_format
+        return verifier
+
+
+def test_damaged_or_missing_weights_are_an_error_at_start_never_a_silent_switch(tmp_path: Path) -> None:
+    folder = tmp_path / "verifier"
+    shutil.copytree(PACKAGED, folder)
+    weights = folder / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-10] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ConfigError, match="damaged"):
+        make_verifier(VerifierSettings(model_path=folder))
+    (folder / "manifest.json").unlink()
+    with pytest.raises(ConfigError, match="manifest.json is missing"):
+        make_verifier(VerifierSettings(model_path=folder))
+    assert make_verifier(VerifierSettings(model_path=folder, lexical_fallback=True)).name == "lexical"
+    with pytest.raises(ConfigError, match="model_path"):
+        make_verifier(VerifierSettings(backend="cross-encoder"))
+
+
+def test_the_shipped_weights_match_their_manifest() -> None:
+    manifest = verify_weights(PACKAGED)
+    assert manifest["name"] == "ragmed-verifier" and manifest["seed"] == 0
+    assert manifest["metrics"]["test"]["support"]["n"] > 1000
+
+
+def test_list_items_and_clauses_are_claims_of_their_own() -> None:
+    listed = atomic_claims("Symptoms include thirst, hunger and blurry eyesight.")
+    assert listed.kind == "list" and listed.claims == [
+        "Symptoms include thirst.", "Symptoms include hunger.", "Symptoms include blurry eyesight."]
+    assert listed.rebuild([True, False, True], "x") == "Symptoms include thirst and blurry eyesight."
+    assert listed.rebuild([False, False, False], "x") is None
+    clauses = atomic_claims("Antibiotics treat bacterial pneumonia; antivirals treat viral pneumonia.")
+    assert clauses.kind == "clauses" and len(clauses.claims) == 2
+    assert clauses.rebuild([True, False], "x") is None
+    bullets = "Symptoms include - Being very thirsty - Urinating often - Blurry eyesight A blood test can show it."
+    assert split_run_on(bullets) == ["Symptoms include - Being very thirsty - Urinating often - Blurry eyesight.",
+                                     "A blood test can show it."]
+
+
+@pytest.mark.integration
+def test_a_document_focus_comes_from_its_cuis_and_stays_specific(concepts) -> None:  # type: ignore[no-untyped-def]
+    type1 = Document(id="t1", source="medquad", title="What is (are) Diabetes Type 1 ?", text="x",
+                     metadata={"cuis": ["C0011854"]})
+    assert document_focus(type1, concepts) == ["DOID:9744"]
+    judge = TopicJudge(concepts)
+    question = judge.conditions("What are the symptoms of type 2 diabetes?")
+    page = Passage(chunk_id=1, doc_id="t1", text="", score=1.0, start=0, end=0, title=type1.title,
+                   metadata={"focus": ["DOID:9744"]})
+    general = Passage(chunk_id=2, doc_id="d", text="", score=1.0, start=0, end=0, title="Diabetes",
+                      metadata={"focus": ["DOID:9351"]})
+    assert judge.off_topic(question, page, "You will need insulin for the rest of your life.")
+    assert not judge.off_topic(question, page, "With type 1 diabetes you will need insulin for life.")
+    assert not judge.off_topic(question, general, "Diabetes means your blood glucose is too high.")
+    assert not judge.off_topic(set(), page, "Anything at all.")
+
+
+def test_pairs_are_split_by_document_group_and_reproducible() -> None:
+    docs = [Document(id=f"medquad:X/{n:07d}-{q}", source="medquad/X", title=f"What is disease {n}?",
+                     text=(f"Disease {n} causes fever, cough and tiredness in adults. It is not common in children. "
+                           "About 20 people in 1000 get it each year. Doctors treat it with rest and fluids."),
+                     metadata={"document_id": str(n), "question": f"What is disease {n}?"})
+            for n in range(40) for q in (1, 2)]
+    first = PairBuilder(lambda t: [], lambda c: [], seed=3).build(docs)
+    second = PairBuilder(lambda t: [], lambda c: [], seed=3).build(docs)
+    assert [e.to_dict() for e in first] == [e.to_dict() for e in second]
+    split_by_page: dict[str, set[str]] = {}
+    for e in first:
+        split_by_page.setdefault(e.doc_id.rsplit("-", 1)[0], set()).add(e.split)
+    assert all(len(s) == 1 for s in split_by_page.values()), "both answers of one page land in one split"
+    assert {e.label for e in first} == {0, 1}
+    assert split_of("a") == split_of("a")
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_training_is_deterministic_resumable_and_writes_a_manifest(tmp_path: Path) -> None:
+    from ragmed.verify.train import TrainConfig, train
+
+    pairs = [Example("support", "", f"Gout causes swollen joints number {i}.", "Gout", EVIDENCE, i % 2, "copy",
+                     f"d{i}", "train" if i < 24 else "dev") for i in range(30)]
+
+    def run(out: Path, minutes: float = 5.0):  # type: ignore[no-untyped-def]
+        return train(pairs, TrainConfig(out=out, seed=1, batch_size=8, max_minutes=minutes, layers=2,
+                                        checkpoint_every=1))
+
+    a = run(tmp_path / "a")
+    run(tmp_path / "b")
+    assert a.finished and a.steps == 3
+    weights_a = (tmp_path / "a" / "model.safetensors").read_bytes()
+    assert weights_a == (tmp_path / "b" / "model.safetensors").read_bytes()
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["seed"] == 1 and manifest["steps"] == 3 and "model.safetensors" in manifest["files"]
+    stopped = run(tmp_path / "c", minutes=0.0)
+    assert not stopped.finished and (tmp_path / "c" / "checkpoint.pt").exists()
+    resumed = run(tmp_path / "c")
+    assert resumed.finished and not (tmp_path / "c" / "checkpoint.pt").exists()
+    assert np.isclose(resumed.metrics["dev"]["support"]["accuracy"], a.metrics["dev"]["support"]["accuracy"])
