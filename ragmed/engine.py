@@ -236,7 +236,8 @@ class Engine:
         elif mode == "oracle":
             passages = [Passage(chunk_id=-1 - i, doc_id=f"context:{i}", text=t, score=1.0, start=0, end=len(t))
                         for i, t in enumerate(context or [])]
-        return self.answerer(generator).choose(question, options, passages)
+        choice: tuple[str, dict[str, float]] = self.answerer(generator).choose(question, options, passages)
+        return choice
 
     def _audience(self, audience: str | None) -> str:
         audience = audience or self.settings.safety.audience
