@@ -10,7 +10,7 @@ from typing import Protocol, TypeVar
 import numpy as np
 
 from ragmed.config import RetrievalSettings
-from ragmed.embed import Embedder
+from ragmed.embedding import Embedder
 from ragmed.errors import RetrievalError
 from ragmed.index.docstore import Filters
 from ragmed.index.store import IndexStore
