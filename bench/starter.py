@@ -37,7 +37,8 @@ def main() -> None:
 
     from ragmed.build import build_knowledge
     from ragmed.config import load_settings
-    from ragmed.engine import Engine, shared_embedder
+    from ragmed.embedding import shared_embedder
+    from ragmed.engine import Engine
 
     root = args.root or Path(tempfile.mkdtemp(prefix="ragmed-bench-"))
     settings = load_settings(index={"root": str(root)}, embedding={"cache_dir": str(root / ".cache")})

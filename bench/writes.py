@@ -134,8 +134,8 @@ def writer(root: Path, name: str, seconds: float, interval: float) -> None:
 def starter(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from ragmed.build import build_knowledge, open_cache
     from ragmed.chunking import chunk_document
-    from ragmed.embed import embed_with_cache
-    from ragmed.engine import Engine, shared_embedder
+    from ragmed.embedding import embed_with_cache, shared_embedder
+    from ragmed.engine import Engine
 
     settings = load_settings()
     source = settings.index.root / args.starter

@@ -69,7 +69,7 @@ def ragmed_version() -> str:
 
 def models_info(settings: Settings, backend: str | None) -> dict[str, Any]:
     """Ids, paths and checksums of the embedding model and the generator a run uses."""
-    from ragmed.embed import resolve_model_path
+    from ragmed.embedding import resolve_model_path
 
     embed_path = Path(resolve_model_path(settings.embedding.model))
     info: dict[str, Any] = {"embedding": {"id": settings.embedding.model, "path": str(embed_path),

@@ -23,6 +23,7 @@ from typing import Any
 from eval.datasets import resolve
 from eval.metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k
 from ragmed.config import Settings
+from ragmed.embedding import DEFAULT_MODEL
 from ragmed.errors import ConfigError
 from ragmed.types import Document
 
@@ -142,6 +143,9 @@ def evaluate_retrieval(dataset: str, settings: Settings, *, limit: int | None = 
         data = medquad_set(data_root, corpus_size=corpus_size or 5000, limit=limit or 500, seed=seed)
         default = corpus_size in (None, 5000) and seed == 0
     name = f"eval-{dataset}" if default else f"eval-{dataset}-{len(data.documents)}-s{seed}"
+    embedder = embedder or _fresh_embedder(settings)
+    if embedder.model_id != DEFAULT_MODEL:  # e.g. the int8 ONNX model: its own index beside the default one
+        name += "-" + "".join(c if c.isalnum() or c in "-_." else "-" for c in embedder.model_id)
     engine, build = open_eval_index(data, name, settings, embedder, progress)
     report = RetrievalReport(dataset, name, len(data.documents), len(data.queries), build=build)
     try:
@@ -156,17 +160,24 @@ def open_eval_index(data: RetrievalSet, name: str, settings: Settings, embedder:
     """Build or update ``indexes/<name>`` from ``data.documents`` (unchanged documents cost nothing)
     and open an engine on it; returns the engine and the build counts."""
     from ragmed.build import build_index
-    from ragmed.embed import make_embedder
     from ragmed.engine import Engine
     from ragmed.index.store import IndexStore
 
     if embedder is None:
-        embedder = make_embedder(settings.embedding.model_copy(update={"query_cache_size": 0}))
+        embedder = _fresh_embedder(settings)
     started = time.perf_counter()
     report = build_index(data.documents, settings, name=name, progress=progress, embedder=embedder)
     build = {"seconds": round(time.perf_counter() - started, 1), **report.to_dict()}
     store = IndexStore.open(settings.index.root / name, embedder.model_id, embedder.dimension, settings.index)
     return Engine(settings, store, embedder), build
+
+
+def _fresh_embedder(settings: Settings) -> Any:
+    """The configured embedder (any backend) without a query cache, so that no mode reuses another's work."""
+    from ragmed.embedding import cache_folder, make_embedder
+
+    return make_embedder(settings.embedding.model_copy(update={"query_cache_size": 0}),
+                         cache_folder(settings.embedding, settings.index.root))
 
 
 def _measure(engine: Any, data: RetrievalSet, depth: int, progress: Progress | None) -> list[ModeResult]:

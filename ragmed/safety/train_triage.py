@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ragmed.embed import Embedder, EmbeddingCache, embed_with_cache
+from ragmed.embedding import Embedder, EmbeddingCache, embed_with_cache
 from ragmed.safety.bank import PERSONAL_KINDS, SafetyBank
 from ragmed.safety.model import WEIGHTS, save_weights
 from ragmed.safety.semantic import NONE

