@@ -135,7 +135,7 @@ class TestSentenceChunkerEmbeddingTokenizer(ChunkerContract):
         from transformers import AutoTokenizer
 
         from ragmed.config import EmbeddingSettings
-        from ragmed.embed import resolve_model_path
+        from ragmed.embedding.base import resolve_model_path
 
         tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(EmbeddingSettings().model))
         self._count = lambda text: len(tokenizer.tokenize(text))
