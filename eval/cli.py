@@ -20,6 +20,11 @@ console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 
+def register(parent: typer.Typer) -> None:
+    """Add ``ragmed eval`` to the ``ragmed`` command."""
+    parent.add_typer(app, name="eval", help="Benchmark ragmed on medical QA sets.")
+
+
 def _fail(exc: Exception) -> None:
     console.print(f"[red]error:[/red] {exc}")
     raise typer.Exit(2 if isinstance(exc, ConfigError) else 1)

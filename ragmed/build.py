@@ -10,11 +10,13 @@ from pathlib import Path
 from ragmed.chunking import make_chunker
 from ragmed.config import Settings
 from ragmed.embedding import Embedder, EmbeddingCache, cache_folder, embed_with_cache, shared_embedder
-from ragmed.errors import ConfigError, IngestError
+from ragmed.errors import ConfigError
 from ragmed.index.store import CONCEPTS, IndexStore
+from ragmed.sources import read_sources
 from ragmed.types import Document, IngestReport, RecordError
 
 logger = logging.getLogger(__name__)
+__all__ = ["Progress", "build_index", "build_knowledge", "delete", "ingest", "open_cache", "read_sources", "validate"]
 
 #: ``progress(stage, advance, total)``: stage "read" counts documents, "embed" counts chunks.
 Progress = Callable[[str, int, "int | None"], None]
@@ -33,19 +35,6 @@ def validate(document: Document) -> str | None:
     if not isinstance(document.text, str) or not document.text.strip():
         return "record has no text"
     return None
-
-
-def read_sources(paths: Sequence[str | Path], report: IngestReport, fmt: str | None = None) -> Iterator[Document]:
-    """Documents of every file or folder in ``paths``; bad records land in ``report.errors``."""
-    from ragmed.sources import read_path
-
-    for path in paths:
-        try:
-            yield from read_path(Path(path), fmt, report.errors.append)
-        except IngestError as exc:
-            report.errors.append(RecordError(exc.location or str(path), str(exc)))
-        except FileNotFoundError as exc:
-            report.errors.append(RecordError(str(path), f"no such file or folder: {exc.filename or path}"))
 
 
 def ingest(

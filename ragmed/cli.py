@@ -370,39 +370,24 @@ def repair(index: Optional[str] = IndexOpt) -> None:
     store.close()
 
 
-@app.command()
-def serve(
-    host: Optional[str] = typer.Option(None, help="Bind address (default 127.0.0.1)."),
-    port: Optional[int] = typer.Option(None, help="Port (default 8000)."),
-    index: Optional[str] = IndexOpt,
-) -> None:
-    """Serve the HTTP API and the web page."""
-    from api import serve as serve_api
-
-    settings = _settings()
-    url = f"http://{host or settings.api.host}:{port or settings.api.port}/"
-    console.print(f"ragmed serving index '{index or settings.index.name}' at {url} (API docs at {url}docs)")
-    serve_api(settings, host, port, index)
+#: Modules that add commands to ``ragmed`` with their ``register(app)``, named rather than imported so that the
+#: CLI depends on none of them: the API and the evaluation harness sit above the engine, the CLI beside them.
+#: A module whose top-level package is not installed (``eval`` outside a source checkout) is left out.
+COMMANDS = ("api.cli", "ragmed.ontology.cli", "ragmed.train_cli", "eval.cli")
 
 
 def _register_optional() -> None:
-    """Commands whose modules live in other packages (ontology, eval)."""
-    from ragmed.ontology.cli import register as register_ontology
+    """Add the commands of every module in ``COMMANDS`` that is installed."""
+    import importlib
 
-    register_ontology(app)
-    from ragmed.safety.cli import register as register_safety
-    from ragmed.train_cli import app as train_app
-
-    register_safety(train_app)
-    app.add_typer(train_app, name="train", help="Train the models ragmed ships (citation verifier, triage, "
-                  "injection detector).")
-    try:
-        from eval.cli import app as eval_app
-    except ModuleNotFoundError as exc:
-        if exc.name != "eval":
-            raise
-    else:
-        app.add_typer(eval_app, name="eval", help="Benchmark ragmed on medical QA sets.")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name.split(".")[0]:
+                raise
+            continue
+        module.register(app)
 
 
 _register_optional()

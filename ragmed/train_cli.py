@@ -18,6 +18,15 @@ console = Console(stderr=True)
 out = Console(highlight=False, soft_wrap=True)
 
 
+def register(parent: typer.Typer) -> None:
+    """Add ``ragmed train`` (with the safety models' training commands) to the ``ragmed`` command."""
+    from ragmed.safety.cli import register as register_safety
+
+    register_safety(app)
+    parent.add_typer(app, name="train", help="Train the models ragmed ships (citation verifier, triage, "
+                     "injection detector).")
+
+
 def read_pairs(path: Path) -> list[Example]:
     """Pairs from a JSONL file (``.gz`` too) written by ``--pairs-out``.
 

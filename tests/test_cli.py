@@ -110,3 +110,27 @@ def test_build_add_delete_round_trip_with_bad_records(tmp_path, small_index, fix
     assert "deleted 1 of 1" in run(settings, "delete", "n1").stdout
     hits = json.loads(run(settings, "search", "zebrafish fins", "-k", "3", "--json").stdout)
     assert all(h["doc_id"] != "n1" for h in hits)
+
+
+def test_commands_from_the_api_evaluation_and_training_modules_are_registered() -> None:
+    env = {**os.environ, "COLUMNS": "250", "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    top = subprocess.run([sys.executable, "-m", "ragmed", "--help"], env=env, capture_output=True, text=True, timeout=300)
+    assert top.returncode == 0, top.stderr[-2000:]
+    for command in ("serve", "eval", "train", "concepts", "ask", "build"):
+        assert f" {command} " in top.stdout, command
+    train = subprocess.run([sys.executable, "-m", "ragmed", "train", "--help"], env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert train.returncode == 0 and all(f" {c} " in train.stdout for c in ("verifier", "triage", "injection"))
+    serve = subprocess.run([sys.executable, "-m", "ragmed", "serve", "--help"], env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert serve.returncode == 0 and "--port" in serve.stdout
+    # Outside a source checkout the evaluation package may be absent: the command is left out, the rest works.
+    code = ("import sys, importlib.abc\n"
+            "class Hide(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path, target=None):\n"
+            "        if name.split('.')[0] == 'eval':\n"
+            "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+            "sys.meta_path.insert(0, Hide()); sys.argv = ['ragmed', '--help']\n"
+            "from ragmed.cli import main; main()")
+    alone = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert " serve " in alone.stdout and " eval " not in alone.stdout, alone.stderr[-2000:]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,9 @@ from ragmed.sources.pubmedqa import PubMedQAReader
 from ragmed.sources.tabular import CsvReader, JsonlReader
 from ragmed.sources.text import TextReader
 from ragmed.sources.xmltools import xml_root
-from ragmed.types import Document, RecordError
+from ragmed.types import Document, IngestReport, RecordError
 
-__all__ = ["FORMATS", "READERS", "Reader", "OnError", "read_path", "reader_for", "sniff_format"]
+__all__ = ["FORMATS", "READERS", "Reader", "OnError", "read_path", "read_sources", "reader_for", "sniff_format"]
 
 #: Reader classes by format name; each takes its options as keyword arguments.
 READERS: dict[str, type] = {
@@ -174,3 +174,14 @@ def _read_file(reader: Reader, path: Path, report: OnError, keep_going: bool) ->
 
 def _raise(error: RecordError) -> None:
     raise IngestError(error.message, location=error.location)
+
+
+def read_sources(paths: Sequence[str | Path], report: IngestReport, fmt: str | None = None) -> Iterator[Document]:
+    """Documents of every file or folder in ``paths``; bad records and unreadable paths land in ``report.errors``."""
+    for path in paths:
+        try:
+            yield from read_path(Path(path), fmt, report.errors.append)
+        except IngestError as exc:
+            report.errors.append(RecordError(exc.location or str(path), str(exc)))
+        except FileNotFoundError as exc:
+            report.errors.append(RecordError(str(path), f"no such file or folder: {exc.filename or path}"))

@@ -250,8 +250,8 @@ class _Bm25:
 
 def knowledge_documents(manifest_path: Path) -> list[Document]:
     """The literature documents of a knowledge manifest, with PubMedQA conclusions kept in metadata."""
-    from ragmed.build import read_sources
     from ragmed.knowledge import load_manifest
+    from ragmed.sources import read_sources
     from ragmed.types import IngestReport
 
     manifest = load_manifest(manifest_path)
