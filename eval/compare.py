@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from eval.trace import TRACE, read_trace
 from ragmed.errors import ConfigError
 
 #: Per-item values compared, by name: how to read each from a record's metrics.
-METRICS = {
+METRICS: dict[str, Callable[[dict[str, Any]], float | None]] = {
     "accuracy": lambda m: float(m["correct"]) if "correct" in m else None,
     "abstention": lambda m: float(bool(m.get("abstained"))),
     "recall@10": lambda m: m["recall_at"][-1] if m.get("recall_at") else None,
@@ -73,8 +74,8 @@ def compare_runs(run_a: Path, run_b: Path, *, n_boot: int = 2000, seed: int = 0)
     for dataset in ["all", *datasets] if len(datasets) > 1 else datasets:
         ids = [i for i in common if dataset in ("all", a[i]["dataset"])]
         for name, read in METRICS.items():
-            pairs = [(read(a[i].get("metrics", {})), read(b[i].get("metrics", {}))) for i in ids]
-            pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
+            read_pairs = [(read(a[i].get("metrics", {})), read(b[i].get("metrics", {}))) for i in ids]
+            pairs = [(x, y) for x, y in read_pairs if x is not None and y is not None]
             if not pairs:
                 continue
             xs, ys = [p[0] for p in pairs], [p[1] for p in pairs]

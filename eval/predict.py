@@ -12,10 +12,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from eval.items import EvalItem
-from ragmed.types import AnswerEvent, LeadEvent, SentenceEvent
 from ragmed.errors import ConfigError, GenerationError
 from ragmed.text import approx_tokens
-from ragmed.types import Answer, Passage
+from ragmed.types import Answer, AnswerEvent, LeadEvent, Passage, SentenceEvent
 
 MODES = ("closed-book", "rag", "oracle")
 #: Passages logged per question in rag mode, so recall@k curves reach k = 10.

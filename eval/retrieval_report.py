@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,10 @@ def checks(report: RetrievalReport) -> list[str]:
     if not {"dense", "bm25", "hybrid"} <= set(by):
         return []
     h, d, b = by["hybrid"], by["dense"], by["bm25"]
-    beats = lambda get: get(h) > max(get(d), get(b))
+
+    def beats(get: Callable[[Any], float]) -> bool:
+        return bool(get(h) > max(get(d), get(b)))
+
     return [(f"{report.dataset}: hybrid beats dense and BM25 on recall@10: {beats(lambda r: r.recall[10])}; "
             f"on MRR@10: {beats(lambda r: r.mrr_at_10)}; hybrid/dense latency p50 {h.p50_ms / d.p50_ms:.2f}x, "
             f"p95 {h.p95_ms / d.p95_ms:.2f}x")]

@@ -207,7 +207,7 @@ def production_triage(settings: Any, index: str | None = None, folder: Path | No
     Returns:
         ``(triage, link, embed)``; ``link`` and ``embed`` are None for the rules backend.
     """
-    from ragmed.engine import shared_embedder
+    from ragmed.embedding import shared_embedder
     from ragmed.safety import make_triage
     from ragmed.safety.concepts import expander, open_concepts
 

@@ -8,11 +8,11 @@ opened, a failed backend); 2 usage (a bad option or value, an empty question, in
 from __future__ import annotations
 
 import json
-import logging
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, NoReturn, Optional
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -144,10 +144,10 @@ def ingest_status(report: IngestReport) -> int:
 
 @app.command()
 def build(
-    paths: Optional[list[Path]] = typer.Argument(None, help="Files or folders; the knowledge manifest when none."),
-    index: Optional[str] = IndexOpt,
-    format: Optional[str] = typer.Option(None, "--format", "-f", help="Reader to use for every path."),
-    factory: Optional[str] = typer.Option(None, help="FAISS factory string, e.g. Flat, IVF256,Flat, HNSW32."),
+    paths: list[Path] | None = typer.Argument(None, help="Files or folders; the knowledge manifest when none."),
+    index: str | None = IndexOpt,
+    format: str | None = typer.Option(None, "--format", "-f", help="Reader to use for every path."),
+    factory: str | None = typer.Option(None, help="FAISS factory string, e.g. Flat, IVF256,Flat, HNSW32."),
     engine: str = typer.Option("local", "--engine", help="local, or ray: embed with Ray Data (an actor pool, "
                                "GPUs when Ray sees them; settings.distributed) and build from its shards. "
                                "Needs the extra ragmed[ray]."),
@@ -177,8 +177,8 @@ def build(
 @app.command()
 def add(
     paths: list[Path] = typer.Argument(..., help="Files or folders in any supported format."),
-    index: Optional[str] = IndexOpt,
-    format: Optional[str] = typer.Option(None, "--format", "-f", help="Reader to use for every path."),
+    index: str | None = IndexOpt,
+    format: str | None = typer.Option(None, "--format", "-f", help="Reader to use for every path."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Add or update documents in an existing index (only changed documents are embedded)."""
@@ -196,7 +196,7 @@ def add(
 @app.command()
 def delete(
     doc_ids: list[str] = typer.Argument(..., help="Document ids, e.g. pmid:12345 or medquad:GARD/0000001-1."),
-    index: Optional[str] = IndexOpt,
+    index: str | None = IndexOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Delete documents by id."""
@@ -215,11 +215,11 @@ def delete(
 def search(
     query: str = typer.Argument(..., help="Search text."),
     k: int = typer.Option(5, "-k", min=1, help="Passages to return."),
-    mode: Optional[str] = typer.Option(None, help="dense, bm25 or hybrid."),
-    source: Optional[list[str]] = typer.Option(None, help="Only these sources (repeatable)."),
-    year_min: Optional[int] = typer.Option(None, help="Earliest publication year."),
-    year_max: Optional[int] = typer.Option(None, help="Latest publication year."),
-    index: Optional[str] = IndexOpt,
+    mode: str | None = typer.Option(None, help="dense, bm25 or hybrid."),
+    source: list[str] | None = typer.Option(None, help="Only these sources (repeatable)."),
+    year_min: int | None = typer.Option(None, help="Earliest publication year."),
+    year_max: int | None = typer.Option(None, help="Latest publication year."),
+    index: str | None = IndexOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Search the index and print passages with scores and provenance."""
@@ -254,13 +254,13 @@ def _print_passage(rank: int, p: Passage) -> None:
 @app.command()
 def ask(
     question: str = typer.Argument(..., help="The question."),
-    audience: Optional[str] = typer.Option(None, help="clinician or public."),
-    k: Optional[int] = typer.Option(None, "-k", min=1, help="Passages used as evidence."),
-    generator: Optional[str] = typer.Option(None, help="extractive, llamacpp, transformers or openai."),
-    source: Optional[list[str]] = typer.Option(None, help="Only these sources (repeatable)."),
+    audience: str | None = typer.Option(None, help="clinician or public."),
+    k: int | None = typer.Option(None, "-k", min=1, help="Passages used as evidence."),
+    generator: str | None = typer.Option(None, help="extractive, llamacpp, transformers or openai."),
+    source: list[str] | None = typer.Option(None, help="Only these sources (repeatable)."),
     stream: bool = typer.Option(True, help="Stream each sentence once it has passed the citation check."),
     draft: bool = typer.Option(False, "--draft", help="Clinician audience: also stream the model's unchecked draft."),
-    index: Optional[str] = IndexOpt,
+    index: str | None = IndexOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Answer a question with checked citations."""
@@ -336,7 +336,7 @@ def _print_answer(answer: Answer, attribution: list[dict[str, str]], streamed: b
 
 
 @app.command()
-def info(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
+def info(index: str | None = IndexOpt, as_json: bool = JsonOpt) -> None:
     """Show an index: model, dimension, factory, revision, counts, sources, attribution."""
     settings = _settings()
     try:
@@ -356,7 +356,7 @@ def info(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
 
 
 @app.command()
-def repair(index: Optional[str] = IndexOpt) -> None:
+def repair(index: str | None = IndexOpt) -> None:
     """Rebuild an index's FAISS and BM25 files from its docstore (after damage)."""
     from ragmed.index.store import IndexStore
 

@@ -36,9 +36,9 @@ def default_index_root() -> Path:
     import os
 
     for folder in (Path.cwd(), PROJECT_ROOT):
-        if (folder / "indexes").is_dir() or (folder / "knowledge" / "manifest.toml").exists():
-            if os.access(folder, os.W_OK):
-                return folder / "indexes"
+        project = (folder / "indexes").is_dir() or (folder / "knowledge" / "manifest.toml").exists()
+        if project and os.access(folder, os.W_OK):
+            return folder / "indexes"
     base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return base / "ragmed" / "indexes"
 

@@ -27,7 +27,7 @@ from ragmed.types import Answer, AnswerEvent, Concept, Document, IngestReport, P
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Engine", "Filters"]
+__all__ = ["Engine", "Filters", "shared_embedder"]
 
 
 def as_filters(filters: Filters | dict[str, Any] | None) -> Filters | None:

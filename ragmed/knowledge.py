@@ -45,8 +45,8 @@ class KnowledgeManifest:
     @property
     def attributions(self) -> list[dict[str, str]]:
         """One entry per source: name, licence and the attribution line to display."""
-        return [{"name": s.name, "licence": s.licence, "attribution": s.attribution}
-                for s in [*self.literature, *self.ontology] if s.attribution]
+        sources: list[LiteratureSource | OntologySource] = [*self.literature, *self.ontology]
+        return [{"name": s.name, "licence": s.licence, "attribution": s.attribution} for s in sources if s.attribution]
 
 
 GEMMA_NOTICE = "Gemma is provided under and subject to the Gemma Terms of Use found at ai.google.dev/gemma/terms."

@@ -202,6 +202,14 @@ class _RankingRetriever:
         """Each underlying ranking of at most ``depth`` ``(chunk id, score)``, best first."""
         raise NotImplementedError
 
+    def dense(self, query: Query, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        """The dense ranking: inner product of the passages' embeddings with the query's."""
+        return self.store.dense_search(self.embedder.encode_query(query.dense_text), depth, allowed)
+
+    def bm25(self, query: Query, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        """The lexical ranking (BM25) of the query's words."""
+        return self.store.bm25_search(query.lexical_text, depth, allowed)
+
     def order(self, rankings: dict[str, list[tuple[int, float]]]) -> tuple[dict[int, float], list[int]]:
         """The score of every candidate and their order, best first (a single ranking's own by default)."""
         (ranking,) = rankings.values()
@@ -250,7 +258,7 @@ class DenseRetriever(_RankingRetriever):
     name = "dense"
 
     def rankings(self, query: Query, depth: int, allowed: np.ndarray | None) -> dict[str, list[tuple[int, float]]]:
-        return {"dense": self.store.dense_search(self.embedder.encode_query(query.dense_text), depth, allowed)}
+        return {"dense": self.dense(query, depth, allowed)}
 
 
 class BM25Retriever(_RankingRetriever):
@@ -259,7 +267,7 @@ class BM25Retriever(_RankingRetriever):
     name = "bm25"
 
     def rankings(self, query: Query, depth: int, allowed: np.ndarray | None) -> dict[str, list[tuple[int, float]]]:
-        return {"bm25": self.store.bm25_search(query.lexical_text, depth, allowed)}
+        return {"bm25": self.bm25(query, depth, allowed)}
 
 
 class HybridRetriever(_RankingRetriever):
@@ -268,8 +276,7 @@ class HybridRetriever(_RankingRetriever):
     name = "hybrid"
 
     def rankings(self, query: Query, depth: int, allowed: np.ndarray | None) -> dict[str, list[tuple[int, float]]]:
-        return {**DenseRetriever.rankings(self, query, depth, allowed),
-                **BM25Retriever.rankings(self, query, depth, allowed)}
+        return {"dense": self.dense(query, depth, allowed), "bm25": self.bm25(query, depth, allowed)}
 
     def order(self, rankings: dict[str, list[tuple[int, float]]]) -> tuple[dict[int, float], list[int]]:
         """The fused score of every candidate passage and their order, best first."""

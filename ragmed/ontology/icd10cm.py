@@ -15,6 +15,8 @@ import xml.parsers.expat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from rdflib import Literal
+
 from ragmed.errors import OntologyError
 from ragmed.ontology.base import OnError, OntologySource, Triple, open_file, report
 from ragmed.ontology.terms import (
@@ -24,7 +26,6 @@ from ragmed.ontology.terms import (
     SUBCLASS_OF,
     SYNONYM,
     TYPE,
-    Literal,
     TripleFactory,
     iri,
 )

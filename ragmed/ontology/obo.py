@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from rdflib import Literal, URIRef
+
 from ragmed.ontology import curies
 from ragmed.ontology.base import OnError, OntologySource, Triple, open_file, report
 from ragmed.ontology.terms import (
@@ -29,9 +31,7 @@ from ragmed.ontology.terms import (
     SYNONYM,
     TYPE,
     VERSION_INFO,
-    Literal,
     TripleFactory,
-    URIRef,
     iri,
 )
 

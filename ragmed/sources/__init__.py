@@ -108,7 +108,8 @@ def reader_for(path: str | Path, format: str | None = None, **options: Any) -> R
         raise IngestError(f"unsupported file format ({what}); supported formats: {supported()}", location=str(path))
     cls = READERS[name]
     accepted = {field.name for field in dataclasses.fields(cls)}
-    return cls(**{key: value for key, value in options.items() if key in accepted})
+    reader: Reader = cls(**{key: value for key, value in options.items() if key in accepted})
+    return reader
 
 
 def read_path(path: str | Path, format: str | None = None, on_error: OnError | None = None,
