@@ -200,3 +200,15 @@ def test_the_contrast_floor_catches_swapped_partners_and_keeps_what_the_evidence
     assert contrast_conflict("Antibiotics treat bacterial pneumonia.", evidence) is None
     assert contrast_conflict("Pneumonia can be viral or bacterial.", "Pneumonia can be caused by viruses or "
                              "bacteria; viral pneumonia is treated with antivirals.") is None
+
+
+def test_a_claims_verdict_does_not_depend_on_what_is_scored_beside_it(verifier) -> None:  # type: ignore[no-untyped-def]
+    from ragmed.verify.base import ClaimPair
+
+    claim = ClaimPair("Asthma symptoms include wheezing and coughing.", "Symptoms of asthma include wheezing, "
+                      "coughing and chest tightness.", "", "Asthma")
+    others = [ClaimPair(f"Claim {i} about the liver and kidneys of older adults with long-standing disease.",
+                        "A long passage about something else entirely. " * (i + 3), "", "Other") for i in range(12)]
+    alone = verifier.support([claim])[0].probability
+    crowded = verifier.support([*others[:6], claim, *others[6:]])[6].probability
+    assert abs(alone - crowded) < 1e-3
