@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import tomllib
-
+from ragmed._toml import tomllib
 from ragmed.errors import ConfigError
 
 FILES = ("categories.toml", "presentations.jsonl", "routine.jsonl", "personal.jsonl", "injection.jsonl",
