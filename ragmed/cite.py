@@ -137,6 +137,13 @@ class CitationChecker:
         return self.verifier.support([ClaimPair(text, _evidence(p), question, p.title) for p in passages])
 
 
+# A leading phrase that only names who or what the sentence is about: "In type 1 diabetes, ...",
+# "For people with asthma, ...", "If you have gout, ...".
+_LEADING = re.compile(r"^\s*(?:in|with|for|among|if you have|when you have|people with|patients with)\s+"
+                      r"(?:(?:people|patients|adults|children|someone|those)\s+(?:with|who have)\s+)?[^,;:.]{3,60}?,",
+                      re.IGNORECASE)
+
+
 def contradicts(claim: str, window: str) -> bool:
     """The rules floor under the verifier: the supporting window puts a word that excludes one of the claim's
     in its place ("viral" where the claim says "bacterial", "antibiotics" where it says "antivirals")."""
@@ -228,6 +235,23 @@ class CheckSession:
             return False
         return True
 
+    def _stated(self, claim: str, index: int) -> str:
+        """What the passage has to state: the claim without a leading phrase naming the condition the passage's
+        document is about ("With type 1 diabetes, you will need insulin" -> "You will need insulin" against the
+        type 1 page), since the ontology has already judged the condition and pages rarely repeat their own."""
+        topic = self.checker.topic
+        if topic is None:
+            return claim
+        match = _LEADING.match(claim)
+        if match is None:
+            return claim
+        named = {c.curie for c in topic.ontology.link(match.group(0))}
+        focus = topic.focus(self.passages[index])
+        if not named or not focus or not any(topic.related(n, f) for n in named for f in focus):
+            return claim
+        rest = claim[match.end():].lstrip()
+        return rest[:1].upper() + rest[1:] if len(terms(rest)) >= 2 else claim
+
     def _on_focus(self, index: int) -> bool:
         """True when the passage is about the question's conditions (or nothing says otherwise)."""
         topic = self.checker.topic
@@ -247,7 +271,8 @@ class CheckSession:
         # whether the evidence states the claim. Without them, the question goes to the verifier as context.
         question = "" if topic is not None and self.conditions else self.question
         verdicts = self.checker.verifier.support(
-            [ClaimPair(requests[r][0], self._evidence[i], question, self.passages[i].title) for r, i in pairs])
+            [ClaimPair(self._stated(requests[r][0], i), self._evidence[i], question, self.passages[i].title)
+             for r, i in pairs])
         best: list[_Backing | None] = [None] * len(requests)
         for (r, i), verdict in zip(pairs, verdicts):
             if verdict.probability < self.checker.threshold:

@@ -81,12 +81,20 @@ def logs() -> Iterator[Collect]:
 
 
 @pytest.mark.integration
-def test_identifiers_sent_through_every_endpoint_never_reach_the_logs(small_index: Any, small_engine: Any,
+def test_identifiers_sent_through_every_endpoint_never_reach_the_logs(small_index: Any, tmp_path: Path,
                                                                        logs: Collect) -> None:
-    from ragmed.config import LoggingSettings
+    import shutil
+    from contextlib import closing
 
-    settings = small_index.model_copy(update={"logging": LoggingSettings(deidentified_copy=True)})
-    with serve(settings, small_engine, rate_limit_per_minute=100_000) as live, \
+    from ragmed.config import LoggingSettings
+    from ragmed.engine import Engine
+
+    # The test adds and deletes documents, so it writes to its own copy of the session's small index.
+    shutil.copytree(small_index.index.root / "small", tmp_path / "small", ignore=shutil.ignore_patterns(".lock", "*.lock"))
+    settings = small_index.model_copy(update={"logging": LoggingSettings(deidentified_copy=True),
+                                              "index": small_index.index.model_copy(update={"root": tmp_path})})
+    engine = Engine.open(settings, "small", build_if_missing=False)
+    with closing(engine), serve(settings, engine, rate_limit_per_minute=100_000) as live, \
             httpx.Client(base_url=live.url, timeout=120, headers={"X-API-Key": WRITER}) as c:
         one_per_class = {r["class"]: r for r in ROWS}.values()
         for row in ROWS:
