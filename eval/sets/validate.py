@@ -3,8 +3,8 @@
 Run from the project root: ``python eval/sets/validate.py``. It checks that every line is valid
 JSON with the required fields, that ids are unique, that every stratum has items in both splits,
 that the minimum counts hold, that planted strings occur in their passages, that verbatim clean
-passages still occur in the real files under ../shared/data (when that folder is present) and
-that answerable / unanswerable abstention items hold against knowledge/literature.
+passages still occur in the raw source files (when their folder is given with ``--data DIR``, which
+holds ``medquad/`` and ``pubmedqa/`` as downloaded) and that answerable / unanswerable abstention items hold against knowledge/literature.
 Exits 1 on any problem.
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-DATA = os.path.join(os.path.dirname(ROOT), "shared", "data")
+DATA = sys.argv[sys.argv.index("--data") + 1] if "--data" in sys.argv[:-1] else ""
 KNOW = os.path.join(ROOT, "knowledge", "literature")
 PROBLEMS: list[str] = []
 
@@ -237,7 +237,7 @@ def check_passages() -> None:
         problem(f"{rel}: {len(verbatim)} verbatim clean passages < 200")
     if sum(r["language"] != "en" for r in clean) < 40:
         problem(f"{rel}: fewer than 40 non-English clean passages")
-    if os.path.isdir(DATA):
+    if DATA and os.path.isdir(DATA):
         mq = medquad_answers()
         pq = json.loads(read_text(os.path.join(DATA, "pubmedqa", "pqal_public_500.json")))
         for r in verbatim:
@@ -245,7 +245,7 @@ def check_passages() -> None:
             if src is None or r["text"] not in src:
                 problem(f"{rel}: {r['id']} not verbatim in {r['source']}")
     else:
-        print(f"(skipped verbatim check: {DATA} not found)")
+        print("(skipped verbatim check: give the raw source folder with --data DIR)")
     both_splits(rel, rows, lambda r: (r["label"], r["technique"].split(":")[0]))
     table("injection/passages.jsonl (label)", rows, lambda r: r["label"])
     table("injection/passages.jsonl (clean by technique)", clean, lambda r: r["technique"])
