@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "data"
+DATA = ROOT / "knowledge" / "ontology"
 
 TEXTS = [
     "my dad had a heart attack and has high blood pressure",
@@ -45,7 +45,7 @@ def _rss_mb() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DATA, help="shared data folder")
+    parser.add_argument("--data", type=Path, default=DATA, help="folder holding disease-ontology/, icd10cm/ and hpo/ (default: the shipped knowledge/ontology)")
     parser.add_argument("--no-annotations", action="store_true", help="leave out phenotype.hpoa.gz")
     parser.add_argument("--embed", type=int, default=0, help="embed this many DO cards and report cards/s")
     parser.add_argument("--out", type=Path, default=None, help="store file (default: a temporary folder)")

@@ -25,7 +25,7 @@ from ragmed.config import load_settings
 from ragmed.generate.answer import Answerer
 from ragmed.types import Passage
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pubmedqa" / "pqal_public_500.json"
+DATA = Path(__file__).resolve().parents[1] / "knowledge" / "literature" / "pubmedqa" / "pqal_public_500.json"
 OPTIONS = {"yes": "yes", "no": "no", "maybe": "maybe"}
 MAJORITY_BASELINE = 55.2
 
