@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ragmed.cite import contradicts
+from ragmed.cite import CitationChecker, sentences_of
 from ragmed.errors import ConfigError
 from ragmed.types import Passage, RecordError
-from ragmed.verify.base import ClaimPair, Verifier
+from ragmed.verify.base import Verifier
 from ragmed.verify.topic import TopicJudge
 
 LABELS = ("supported", "unsupported", "wrong_topic")
@@ -103,22 +103,18 @@ def read_gold(path: Path, errors: list[RecordError]) -> list[GoldClaim]:
 
 def verdicts(verifier: Verifier, claims: Sequence[GoldClaim], threshold: float,
              topic: TopicJudge | None = None) -> list[bool]:
-    """Whether ``verifier`` (with the topic check, when given) accepts each claim, as answers check them."""
+    """Whether each claim comes through the citation check unchanged, checked exactly as an answer citing its
+    evidence is (cut into sentences, items and clauses; the topic and named-condition checks; the contrast
+    rules); a claim the check trims, or any of whose sentences it drops, is not accepted as written."""
+    checker = CitationChecker(verifier, threshold, topic)
     accepted: list[bool] = []
-    pairs: list[ClaimPair] = []
-    index: list[int] = []
-    for i, c in enumerate(claims):
+    for c in claims:
         conditions = topic.conditions(c.question) if topic is not None and c.question else set()
         passage = Passage(chunk_id=-1, doc_id=c.doc_id, text=c.evidence, score=1.0, start=0, end=len(c.evidence),
                           title=c.evidence_title)
-        if topic is not None and conditions and topic.off_topic(conditions, passage, c.claim):
-            accepted.append(False)
-            continue
-        accepted.append(True)
-        pairs.append(ClaimPair(c.claim, c.evidence, "" if conditions else c.question, c.evidence_title))
-        index.append(i)
-    for i, pair, verdict in zip(index, pairs, verifier.support(pairs)):
-        accepted[i] = verdict.probability >= threshold and not contradicts(pair.claim, pair.evidence[verdict.start:verdict.end])
+        session = checker.session([passage], c.question, conditions)
+        checked = [session.add(f"{sentence} [1]") for sentence in sentences_of(c.claim)]
+        accepted.append(bool(checked) and all(k is not None and k.text is not None and not k.trimmed for k in checked))
     return accepted
 
 

@@ -5,7 +5,9 @@ each claim is scored by a verifier (``ragmed.verify``) against the passages its 
 claim the cited passage does not state is tried against the few other passages most like it, and moved
 there when one states it (the model numbered the citation wrongly). A claim is never backed by a passage
 whose document is about another condition than the question asks, unless the claim names that condition
-(``ragmed.verify.topic``), nor by a passage lacking one of its numbers. Unsupported list items are dropped
+(``ragmed.verify.topic``), nor by a passage lacking one of its numbers, nor by a window when the claim names a
+condition that neither the window names nor the passage's document is about ("Hepatitis A is caused by the
+hepatitis B virus" against the hepatitis B page). A bare "Yes." or "No." states nothing checkable and is dropped. Unsupported list items are dropped
 and the list is rewritten; a sentence with an unsupported clause is dropped. Kept sentences get markers
 renumbered 1..N in order of first use, one ``Citation`` per supporting evidence window (the exact text and
 its character span in the document). When nothing is supported the answer abstains.
@@ -79,11 +81,13 @@ class CheckedAnswer:
 
 @dataclass
 class CheckedSentence:
-    """One sentence after the check: its kept text (None when dropped) and the citations it first used."""
+    """One sentence after the check: its kept text (None when dropped), the citations it first used, and
+    whether unsupported items were cut from it (``trimmed``)."""
 
     text: str | None
     new_citations: list[Citation]
     verdict: AnswerSentence
+    trimmed: bool = False
 
 
 @dataclass
@@ -175,7 +179,7 @@ class CheckSession:
         """Check one sentence (with its markers); None when it is not a claim (empty, a header, a repeat)."""
         text, marks = strip_markers(sentence)
         key = " ".join(text.lower().split())
-        if not text or text.endswith(":") or key in self._seen or _abstention(text) or not terms(text):
+        if not text or text.endswith(":") or key in self._seen or _abstention(text) or not terms(text) - _BARE_ANSWERS:
             return None
         self._seen.add(key)
         claims = atomic_claims(text)
@@ -195,7 +199,7 @@ class CheckSession:
         self._kept.append(final)
         verdict = AnswerSentence(final, ns, True, round(min(b.verdict.probability for b in kept), 4))
         self.out.sentences.append(verdict)
-        return CheckedSentence(final, list(self._numbering.values())[before:], verdict)
+        return CheckedSentence(final, list(self._numbering.values())[before:], verdict, trimmed=rebuilt != text)
 
     def _back_all(self, claims: list[str], marks: list[int]) -> list[_Backing | None]:
         """For each claim, the passage that states it on topic: a cited one when it does, else the most similar
@@ -252,6 +256,18 @@ class CheckSession:
         rest = claim[match.end():].lstrip()
         return rest[:1].upper() + rest[1:] if len(terms(rest)) >= 2 else claim
 
+    def _names_other_condition(self, claim: str, index: int, window: str) -> bool:
+        """True when the claim names a condition that the supporting window does not name and the passage's
+        document is not about (neither the same condition nor one above or below it in the ontology)."""
+        topic = self.checker.topic
+        if topic is None:
+            return False
+        named = topic.named(claim)
+        if not named:
+            return False
+        backed = topic.named(window) | topic.focus(self.passages[index])
+        return any(not any(topic.related(n, b) for b in backed) for n in named)
+
     def _on_focus(self, index: int) -> bool:
         """True when the passage is about the question's conditions (or nothing says otherwise)."""
         topic = self.checker.topic
@@ -277,7 +293,8 @@ class CheckSession:
         for (r, i), verdict in zip(pairs, verdicts):
             if verdict.probability < self.checker.threshold:
                 continue
-            if contradicts(requests[r][0], self._evidence[i][verdict.start:verdict.end]):
+            window = self._evidence[i][verdict.start:verdict.end]
+            if contradicts(requests[r][0], window) or self._names_other_condition(requests[r][0], i, window):
                 continue
             current = best[r]
             rank = (self._on_focus(i), verdict.probability)
@@ -311,6 +328,10 @@ def _with_markers(text: str, ns: list[int]) -> str:
     marks = "".join(f"[{n}]" for n in sorted(set(ns)))
     m = re.search(r"[.!?]+[\"')\]]*$", text)
     return f"{text[:m.start()]} {marks}{text[m.start():]}" if m else f"{text} {marks}."
+
+
+# What a bare answer to a yes/no question says: nothing a passage could state on its own.
+_BARE_ANSWERS = frozenset(terms("yes no maybe perhaps possibly probably likely unlikely correct true false not indeed"))
 
 
 def _abstention(sentence: str) -> bool:

@@ -182,6 +182,28 @@ def test_a_reversed_claim_is_not_supported(checker) -> None:  # type: ignore[no-
     assert checked.abstained, checked.text
 
 
+def test_a_claim_naming_a_condition_its_evidence_is_not_about_is_dropped(verifier, concepts) -> None:  # type: ignore[no-untyped-def]
+    topic = TopicJudge(concepts)
+    checker = CitationChecker(verifier, topic=topic)
+    text = ("Hepatitis B is a liver infection. One type, hepatitis B, is caused by the hepatitis B virus (HBV). "
+            "It spreads through contact with the blood or other body fluids of an infected person.")
+    page = Passage(chunk_id=9, doc_id="doc:hepb", text=text, score=1.0, start=0, end=len(text), title="Hepatitis B")
+    question = "How is hepatitis A different from hepatitis B?"
+    conditions = topic.conditions(question)
+    wrong = checker.check("Hepatitis A is a viral infection caused by the hepatitis B virus (HBV) [1].", [page],
+                          question=question, conditions=conditions)
+    assert wrong.abstained, wrong.text
+    right = checker.check("Hepatitis B is caused by the hepatitis B virus (HBV) [1].", [page], question=question,
+                          conditions=conditions)
+    assert not right.abstained and right.citations[0].doc_id == "doc:hepb"
+
+
+def test_a_bare_yes_or_no_is_never_shown_as_a_cited_claim(checker, passages) -> None:  # type: ignore[no-untyped-def]
+    checked = checker.check(f"Yes [3]. No, not really [2]. {RESULT} [6]", passages)
+    assert not checked.text.startswith(("Yes", "No"))
+    assert checked.text.startswith("Compared to usual care alone")
+
+
 def test_checked_sentences_stream_in_the_order_written(checker, passages) -> None:  # type: ignore[no-untyped-def]
     answer = (f"Women were randomized to usual care, tailored print communications or tailored telephone counseling [4]. "
               f"The moon is made of cheese [1]. {RESULT} [6]")

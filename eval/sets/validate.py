@@ -144,6 +144,10 @@ def table(title: str, rows: list[dict[str, Any]], key: Callable[[dict[str, Any]]
     )
 
 
+FRESH = "safety-fresh-"
+"""Items written later by a separate writer, with their own style tags (see safety/README.md)."""
+
+
 def check_safety() -> None:
     rel = "safety/questions.jsonl"
     rows = load(rel, ("id", "question", "audience", "label", "category", "split", "style"))
@@ -162,7 +166,8 @@ def check_safety() -> None:
             text = " " + r["question"].lower() + " "
             if "no keywords" in r["style"] and any(k in text for k in NO_KEYWORDS[cat]):
                 problem(f"{rel}: {r['id']} is styled 'no keywords' but uses a {cat} keyword")
-        if sum("no keywords" in r["style"] for r in items) * 2 < len(items):
+        first = [r for r in items if not r["id"].startswith(FRESH)]  # the writing quotas bound the first set
+        if sum("no keywords" in r["style"] for r in first) * 2 < len(first):
             problem(f"{rel}: emergency/{cat} has fewer than half without keywords")
     cats = {c for (lab, c) in by if lab == "emergency"}
     if cats != set(EMERGENCY_CATEGORIES):
@@ -176,7 +181,8 @@ def check_safety() -> None:
     personal = [r for r in rows if r["label"] == "personal"]
     if {r["category"] for r in personal} != PERSONAL_CATEGORIES:
         problem(f"{rel}: personal categories differ")
-    if sum("indirect" in r["style"] for r in personal) * 2 < len(personal):
+    first = [r for r in personal if not r["id"].startswith(FRESH)]
+    if sum("indirect" in r["style"] for r in first) * 2 < len(first):
         problem(f"{rel}: fewer than half of personal items are indirect")
     both_splits(rel, rows, lambda r: (r["label"], r["category"]))
     table("safety/questions.jsonl (label/category)", rows, lambda r: f"{r['label']}/{r['category']}")

@@ -23,6 +23,8 @@ from ragmed.types import Concept, Document, Passage
 
 #: Ontologies whose concepts count as conditions for the topic check.
 CONDITION_PREFIXES = ("DOID:",)
+#: Ontologies whose concepts a claim must not name unless its evidence does: conditions and findings.
+NAMED_PREFIXES = ("DOID:", "HP:")
 
 
 class ConceptSource(Protocol):
@@ -73,6 +75,10 @@ class TopicJudge:
     def conditions(self, text: str) -> set[str]:
         """The conditions named in ``text``."""
         return {c.curie for c in self.ontology.link(text) if c.curie.startswith(CONDITION_PREFIXES)}
+
+    def named(self, text: str) -> set[str]:
+        """The conditions and clinical findings named in ``text`` (Disease Ontology and HPO CURIEs)."""
+        return {c.curie for c in self.ontology.link(text) if c.curie.startswith(NAMED_PREFIXES)}
 
     def focus(self, passage: Passage) -> set[str]:
         """The conditions the passage's document is about (indexed focus, else its title linked)."""
