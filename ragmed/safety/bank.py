@@ -9,7 +9,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from ragmed._toml import tomllib
 from ragmed.errors import ConfigError
+from ragmed.hashing import sha256_bytes
 
 FILES = ("categories.toml", "presentations.jsonl", "routine.jsonl", "personal.jsonl", "injection.jsonl",
          "injection_parts.toml")
@@ -169,12 +169,8 @@ class SafetyBank:
 
     def checksum(self) -> str:
         """SHA-256 over the bank's files (name and content), the pin of the trained weights."""
-        digest = hashlib.sha256()
-        for name in FILES:
-            if not (self.folder / name).exists():
-                continue
-            digest.update(name.encode() + b"\0" + (self.folder / name).read_bytes() + b"\0")
-        return digest.hexdigest()
+        return sha256_bytes(b"".join(name.encode() + b"\0" + (self.folder / name).read_bytes() + b"\0"
+                                     for name in FILES if (self.folder / name).exists()))
 
 
 def bank_folder(knowledge_manifest: Path, configured: Path | None = None) -> Path:
