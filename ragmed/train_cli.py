@@ -9,7 +9,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from ragmed.errors import ConfigError, RagmedError
+from ragmed.errors import ConfigError, IngestError, RagmedError
+from ragmed.jsonl import iter_jsonl
 from ragmed.verify.data import Example
 
 app = typer.Typer(help="Train the models ragmed ships, from the knowledge, deterministically for a seed.",
@@ -31,30 +32,20 @@ def read_pairs(path: Path) -> list[Example]:
     """Pairs from a JSONL file (``.gz`` too) written by ``--pairs-out``.
 
     Raises:
-        ConfigError: a line is not a pair; the message names the file, line and field.
+        IngestError: the file cannot be read or a line is not a pair; the message names the file, line and field.
     """
-    opener = gzip.open if path.suffix == ".gz" else open
     pairs = []
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                pairs.append(Example(**json.loads(line)))
-            except (ValueError, TypeError) as exc:
-                raise ConfigError(f"{path}:{number}: not a verifier pair: {exc}") from exc
+    for location, record in iter_jsonl(path):
+        try:
+            pairs.append(Example(**record))
+        except TypeError as exc:
+            raise IngestError(f"not a verifier pair: {exc}", location=location) from exc
     return pairs
 
 
 def gold_documents(path: Path, split: str = "test") -> set[str]:
     """Document ids cited by the ``split`` half of a citation gold set (kept out of training)."""
-    ids = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            item = json.loads(line)
-            if item.get("split") == split and item.get("doc_id"):
-                ids.add(str(item["doc_id"]))
-    return ids
+    return {str(item["doc_id"]) for _, item in iter_jsonl(path) if item.get("split") == split and item.get("doc_id")}
 
 
 @app.command("verifier")
