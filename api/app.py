@@ -38,6 +38,7 @@ from api.work import AnswerPool
 from ragmed.config import Settings, load_settings
 from ragmed.errors import RagmedError
 from ragmed.logs import LogHasher, load_hash_key
+from ragmed.version import ragmed_version
 
 if TYPE_CHECKING:
     from ragmed.engine import Engine
@@ -94,7 +95,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, i
                 if close is not None:
                     await run_in_threadpool(close)
 
-    app = FastAPI(title="ragmed", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+    app = FastAPI(title="ragmed", version=ragmed_version(), description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     install_handlers(app)

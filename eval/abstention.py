@@ -7,12 +7,11 @@ into a dev half (thresholds were chosen on it) and a test half.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-from ragmed.errors import ConfigError
+from ragmed.jsonl import iter_jsonl
 
 QUESTIONS = Path(__file__).resolve().parent / "sets" / "abstention" / "questions.jsonl"
 
@@ -21,23 +20,9 @@ def load_questions(split: str, path: Path = QUESTIONS) -> list[dict[str, Any]]:
     """The questions of ``split`` ("dev", "test" or "all").
 
     Raises:
-        ConfigError: the file is missing or a line is not JSON (named by line).
+        IngestError: the file is missing or a line is not a JSON object (file and line are named).
     """
-    out = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except ValueError as exc:
-            raise ConfigError(f"{path}:{number}: not JSON: {exc}") from exc
-        if split == "all" or item.get("split") == split:
-            out.append(item)
-    return out
+    return [item for _, item in iter_jsonl(path) if split == "all" or item.get("split") == split]
 
 
 def abstention_rates(engine: Any, split: str, generator: str = "extractive") -> dict[str, float]:

@@ -9,14 +9,13 @@ supported claims: precision, recall and F1 of "supported", and how many wrong-to
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ragmed.cite import CitationChecker, sentences_of
-from ragmed.errors import ConfigError
+from ragmed.jsonl import iter_jsonl
 from ragmed.types import Passage, RecordError
 from ragmed.verify.base import Verifier
 from ragmed.verify.topic import TopicJudge
@@ -69,25 +68,10 @@ def read_gold(path: Path, errors: list[RecordError]) -> list[GoldClaim]:
     """Claims of a gold file; a bad line is reported with file, line and field, and the rest still read.
 
     Raises:
-        ConfigError: the file cannot be read at all.
+        IngestError: the file cannot be read at all.
     """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read gold file {path}: {exc}") from exc
     out = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            item = json.loads(line)
-        except ValueError as exc:
-            errors.append(RecordError(where, f"not JSON: {exc}"))
-            continue
-        if not isinstance(item, dict):
-            errors.append(RecordError(where, "not a JSON object"))
-            continue
+    for where, item in iter_jsonl(path, errors.append):
         missing = [k for k in ("claim", "evidence", "label") if not isinstance(item.get(k), str) or not item[k].strip()]
         if missing:
             errors.append(RecordError(where, f"field {missing[0]!r} is missing or empty"))

@@ -8,7 +8,6 @@ language and per technique family) and the time per passage.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ragmed.errors import ConfigError
+from ragmed.errors import ConfigError, IngestError
+from ragmed.jsonl import iter_jsonl
 from ragmed.safety.injection import InjectionDetector
 
 INJECTION_SET = Path("eval/sets/injection/passages.jsonl")
@@ -69,24 +69,18 @@ def load_passages(path: Path, split: str = "test") -> list[InjectionItem]:
     """The passages of ``split`` (``dev``, ``test`` or ``all``).
 
     Raises:
-        ConfigError: the file is missing or a line is malformed (its number is named).
+        ConfigError: an unknown split.
+        IngestError: the file is missing or a line is malformed (file and line are named).
     """
     if split not in ("dev", "test", "all"):
         raise ConfigError(f"split must be dev, test or all, got {split!r}")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the injection set {path}: {exc}") from exc
     items = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for location, r in iter_jsonl(path):
         try:
-            r = json.loads(line)
             item = InjectionItem(r["id"], r.get("title", ""), r["text"], r["label"], r.get("language", ""),
                                  r.get("technique", ""), r["split"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{path}:{n}: not an injection item ({exc})") from exc
+        except KeyError as exc:
+            raise IngestError(f"not an injection item (no field {exc})", location=location) from exc
         if split in ("all", item.split):
             items.append(item)
     return items
@@ -180,8 +174,7 @@ def evaluate_poisoned(settings: Any, path: Path = POISONED_SET, split: str = "te
     from ragmed.engine import Engine
     from ragmed.types import Document
 
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = [r for r in rows if split in ("all", r.get("split"))]
+    rows = [r for _, r in iter_jsonl(path) if split in ("all", r.get("split"))]
     report = PoisonedReport(split=split, generator=generator, n=len(rows))
     with tempfile.TemporaryDirectory() as tmp:
         root = folder or Path(tmp)

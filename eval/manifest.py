@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import subprocess
@@ -14,6 +13,8 @@ from typing import Any
 
 from ragmed.config import PROJECT_ROOT, Settings
 from ragmed.errors import ConfigError
+from ragmed.hashing import sha256_file, sha256_text, sha256_tree
+from ragmed.version import ragmed_version
 
 MANIFEST = "manifest.json"
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".onnx", ".json", ".txt", ".model")
@@ -24,24 +25,11 @@ def settings_dump(settings: Settings) -> dict[str, Any]:
     return settings.model_dump(mode="json", exclude={"generation": {"openai_api_key"}, "api": {"api_keys"}})
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 of one file."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def model_checksum(path: Path | None) -> str | None:
     """SHA-256 of a model file, or of a model folder's weight and tokenizer files; None when absent."""
     if path is None or not path.exists():
         return None
-    if path.is_file():
-        return file_sha256(path)
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in _WEIGHT_SUFFIXES)
-    lines = [f"{p.relative_to(path).as_posix()}\t{file_sha256(p)}" for p in files]
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return sha256_tree(path, lambda p: p.suffix in _WEIGHT_SUFFIXES)
 
 
 def git_commit(root: Path = PROJECT_ROOT) -> str | None:
@@ -55,16 +43,6 @@ def git_commit(root: Path = PROJECT_ROOT) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
-def ragmed_version() -> str:
-    """The installed ragmed version (``0+local`` when running from a source tree)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("ragmed")
-    except PackageNotFoundError:
-        return "0+local"
 
 
 def models_info(settings: Settings, backend: str | None) -> dict[str, Any]:
@@ -98,7 +76,7 @@ def index_info(engine: Any) -> dict[str, Any]:
     manifest = Path(str(info.get("path", ""))) / "manifest.json"
     return {"name": info.get("name"), "path": info.get("path"), "revision": info.get("revision"),
             "counts": info.get("counts"), "embedding_model": info.get("embedding_model"),
-            "manifest_sha256": file_sha256(manifest) if manifest.is_file() else None}
+            "manifest_sha256": sha256_file(manifest) if manifest.is_file() else None}
 
 
 def environment() -> dict[str, Any]:
@@ -112,7 +90,7 @@ def run_identity(config: Any, dataset: Any, items: list[Any]) -> dict[str, Any]:
     run = asdict(config)
     if config.baseline:
         run.update(generator=None, mode=None, retrieval=None, index=None, k=None)
-    ids = hashlib.sha256("\n".join(i.id for i in items).encode()).hexdigest()
+    ids = sha256_text("\n".join(i.id for i in items))
     return {**run, "dataset_checksum": dataset.checksum, "dataset_format": dataset.format, "item_ids_sha256": ids}
 
 

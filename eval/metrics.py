@@ -5,18 +5,20 @@ Classification: ``accuracy``, ``bootstrap_ci`` (95% percentile bootstrap of a me
 ids: ``recall_at_k``, ``mrr_at_k``, ``ndcg_at_k`` (binary relevance). Citations:
 ``citation_precision`` (share of citations that point at a gold document) and ``citation_recall``
 (share of answer sentences supported by what they cite). ``abstention`` rate and accuracy on answered
-items, ``rouge_l`` (LCS-based F1), and ``percentile`` for latency.
+items, ``rouge_l`` (LCS-based F1, by ``rouge-score``), and ``percentile`` for latency.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ragmed.text import words
+from ragmed.errors import require
 
 
 @dataclass
@@ -162,30 +164,21 @@ def abstention(abstained: Sequence[bool], correct: Sequence[bool]) -> tuple[floa
     return sum(map(bool, abstained)) / len(abstained), (accuracy(answered) if answered else None)
 
 
-def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
-    """Length of the longest common subsequence of two token sequences (dynamic programming)."""
-    if len(a) < len(b):
-        a, b = b, a
-    previous = [0] * (len(b) + 1)
-    for token in a:
-        current = [0]
-        for j, other in enumerate(b, start=1):
-            current.append(previous[j - 1] + 1 if token == other else max(previous[j], current[j - 1]))
-        previous = current
-    return previous[-1]
-
-
 def rouge_l(candidate: str, reference: str) -> float:
-    """ROUGE-L F1 over lower-cased word tokens: ``2PR/(P+R)`` with ``P = LCS/len(candidate)``,
-    ``R = LCS/len(reference)``; 0 when either text has no token."""
-    cand, ref = words(candidate), words(reference)
-    if not cand or not ref:
-        return 0.0
-    lcs = lcs_length(cand, ref)
-    if lcs == 0:
-        return 0.0
-    precision, recall = lcs / len(cand), lcs / len(ref)
-    return 2 * precision * recall / (precision + recall)
+    """ROUGE-L F1 of ``candidate`` against ``reference`` as Google's ``rouge-score`` computes it (the scorer that
+    published ROUGE figures use): lower-cased ASCII letter and digit tokens, no stemming, LCS-based precision
+    and recall, ``2PR/(P+R)``; 0 when either text has no token.
+
+    Raises:
+        MissingDependencyError: rouge-score is not installed (extra ``eval``).
+    """
+    score = _rouge_scorer().score(reference, candidate)["rougeL"]  # rouge-score takes the target first
+    return float(score.fmeasure)
+
+
+@functools.cache
+def _rouge_scorer() -> Any:
+    return require("rouge_score.rouge_scorer", "eval").RougeScorer(["rougeL"])
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import time
@@ -13,6 +12,7 @@ from typing import Any, Protocol
 
 from eval.items import EvalItem
 from ragmed.errors import ConfigError, GenerationError
+from ragmed.hashing import sha256_text
 from ragmed.text import approx_tokens
 from ragmed.types import Answer, AnswerEvent, LeadEvent, Passage, SentenceEvent
 
@@ -192,4 +192,4 @@ def _require_options(item: EvalItem) -> dict[str, str]:
 
 def _hash(*parts: Any) -> str:
     """SHA-256 of the generator's inputs (mode, backend, question, options, evidence, k)."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return sha256_text(json.dumps(parts, sort_keys=True, ensure_ascii=False))

@@ -10,7 +10,6 @@ time per question with the embedding shared (p50/p95), beside the embedding's ow
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ragmed.errors import ConfigError
+from ragmed.errors import ConfigError, IngestError
+from ragmed.jsonl import iter_jsonl
 from ragmed.safety.triage import Triage
 from ragmed.types import Concept
 
@@ -90,24 +90,18 @@ def load_items(path: Path, split: str = "test") -> list[SafetyItem]:
     """The items of ``split`` (``dev``, ``test`` or ``all``).
 
     Raises:
-        ConfigError: the file is missing or a line is malformed (its number is named).
+        ConfigError: an unknown split.
+        IngestError: the file is missing or a line is malformed (file and line are named).
     """
     if split not in ("dev", "test", "all"):
         raise ConfigError(f"split must be dev, test or all, got {split!r}")
     items = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the safety set {path}: {exc}") from exc
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for location, row in iter_jsonl(path):
         try:
-            row = json.loads(line)
             item = SafetyItem(row["id"], row["question"], row["audience"], row["label"], row.get("category", ""),
                               row["split"], row.get("style", ""))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{path}:{n}: not a safety item ({exc})") from exc
+        except KeyError as exc:
+            raise IngestError(f"not a safety item (no field {exc})", location=location) from exc
         if split in ("all", item.split):
             items.append(item)
     return items

@@ -12,8 +12,9 @@ from typing import Any
 from ragmed.config import Settings, load_settings
 from ragmed.errors import RagmedError
 from ragmed.types import Answer, Chunk, Citation, Concept, Document, IngestReport, Passage, SafetyFlag
+from ragmed.version import ragmed_version
 
-__version__ = "0.1.0"
+__version__ = ragmed_version()
 
 __all__ = [
     "Answer",

@@ -2,19 +2,25 @@
 
 Nested sections use ``__`` in variable names, e.g. ``RAGMED_RETRIEVAL__TOP_K=8`` or
 ``RAGMED_GENERATION__BACKEND=llamacpp``. A preset file (TOML or JSON) may be given with
-``RAGMED_PRESET=path``; environment variables override it.
+``RAGMED_PRESET=path`` (or the name of a shipped preset); it is one more pydantic-settings source, below the
+environment: arguments > environment > preset > defaults, merged section by section.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    JsonConfigSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
-from ragmed._toml import tomllib
 from ragmed.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -241,7 +247,7 @@ class LoggingSettings(_Section):
 
 
 class Settings(BaseSettings):
-    """Root settings. Read from ``RAGMED_*`` variables (nested with ``__``).
+    """Root settings. Read from arguments, ``RAGMED_*`` variables (nested with ``__``), then the preset file.
 
     Example:
         >>> Settings().retrieval.top_k
@@ -250,6 +256,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RAGMED_", env_nested_delimiter="__", extra="forbid")
 
+    preset: str | None = Field(None, description=(
+        "A preset file (TOML, or JSON when its name does not end in .toml) or the name of one shipped in "
+        "ragmed/presets; its values sit below the environment's."))
     index: IndexSettings = Field(default_factory=IndexSettings, description="Index storage.")
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="Embedding model.")
     distributed: DistributedSettings = Field(default_factory=DistributedSettings,
@@ -262,6 +271,34 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings, description="HTTP API.")
     logging: LoggingSettings = Field(default_factory=LoggingSettings, description="Logging.")
     knowledge: Path = Field(default_factory=default_knowledge, description="Starter knowledge manifest (TOML).")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """pydantic-settings' sources, highest first: arguments, environment, then the preset named by the
+        ``preset`` argument or ``RAGMED_PRESET`` read through pydantic-settings' TOML (or JSON) source.
+
+        Raises:
+            ConfigError: the preset file does not exist or cannot be parsed.
+        """
+        sources = (init_settings, env_settings, dotenv_settings, file_secret_settings)
+        given = init_settings.init_kwargs.get("preset") if isinstance(init_settings, InitSettingsSource) else None
+        name = given or env_settings().get("preset")
+        if not name:
+            return sources
+        path = preset_path(str(name))
+        if not path.is_file():
+            raise ConfigError(f"cannot read preset {path}: no such file")
+        try:
+            preset: PydanticBaseSettingsSource = (TomlConfigSettingsSource(settings_cls, toml_file=path)
+                                                  if path.suffix == ".toml" else
+                                                  JsonConfigSettingsSource(settings_cls, json_file=path))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read preset {path}: {exc}") from exc
+        return (*sources, preset)
 
 
 PRESETS = Path(__file__).resolve().parent / "presets"
@@ -283,7 +320,8 @@ def shipped_presets() -> list[str]:
 
 
 def load_settings(preset: str | Path | None = None, **overrides: Any) -> Settings:
-    """Build settings from an optional preset file (TOML or JSON), the environment, and overrides.
+    """Build settings from overrides, the environment and an optional preset file (TOML or JSON), in that order
+    of precedence, merged section by section by pydantic-settings.
 
     Args:
         preset: path of a preset file or name of a shipped preset; ``RAGMED_PRESET`` is used when None.
@@ -292,33 +330,9 @@ def load_settings(preset: str | Path | None = None, **overrides: Any) -> Setting
     Raises:
         ConfigError: the preset cannot be read or a value is invalid.
     """
-    import os
-
-    from pydantic import ValidationError
-
-    path = preset or os.environ.get("RAGMED_PRESET")
-    data: dict[str, Any] = {}
-    if path:
-        p = preset_path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-            data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read preset {p}: {exc}") from exc
+    if preset is not None:
+        overrides["preset"] = str(preset)
     try:
-        env = Settings()
-        merged = _deep_merge(data, env.model_dump(exclude_unset=True))
-        merged = _deep_merge(merged, overrides)
-        return Settings.model_validate(merged) if merged else env
+        return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(f"invalid settings: {exc}") from exc
-
-
-def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out

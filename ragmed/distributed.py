@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -32,7 +31,7 @@ from ragmed.config import ChunkingSettings, EmbeddingSettings, Settings
 from ragmed.embedding import Embedder, cache_folder, make_embedder
 from ragmed.embedding.base import EncodeProgress
 from ragmed.errors import IndexCorruptError, ModelMismatchError, require
-from ragmed.types import content_hash
+from ragmed.hashing import sha256_file, sha256_text
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +80,7 @@ class EmbeddingShards:
         for shard in shards.shards:
             for part, expected in shard.sha256.items():
                 path = folder / f"{shard.name}.{part}.npy"
-                if not path.exists() or _sha256(path) != expected:
+                if not path.exists() or sha256_file(path) != expected:
                     raise IndexCorruptError(f"embedding shard {path} is missing or damaged (checksum mismatch)")
         return shards
 
@@ -118,7 +117,7 @@ class ShardEmbedder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         missing = []
         for i, text in enumerate(texts):
-            row = self._rows.get(content_hash(text))
+            row = self._rows.get(sha256_text(text))
             if row is None:
                 missing.append(i)
             else:
@@ -196,7 +195,7 @@ class _ChunkFile:
             for document in reader.read(Path(row["file"]), lambda error: None):
                 if isinstance(document.text, str) and document.text.strip():
                     for chunk in chunk_document(document, self.chunking):
-                        seen.setdefault(content_hash(chunk.text), chunk.text)
+                        seen.setdefault(sha256_text(chunk.text), chunk.text)
         except IngestError:
             pass  # reported by the index builder, which reads every source again
         return [{"hash": key, "text": text} for key, text in seen.items()]
@@ -292,7 +291,7 @@ def _write(dataset: Any, folder: Path, probe: tuple[str, int], shard_rows: int,
                                        else batch["vector"], dtype=np.float32)
         np.save(folder / f"{name}.hashes.npy", hashes, allow_pickle=False)
         np.save(folder / f"{name}.vectors.npy", vectors, allow_pickle=False)
-        shards.shards.append(ShardFile(name, len(hashes), {part: _sha256(folder / f"{name}.{part}.npy")
+        shards.shards.append(ShardFile(name, len(hashes), {part: sha256_file(folder / f"{name}.{part}.npy")
                                                            for part in ("hashes", "vectors")}))
         shards.passages += len(hashes)
         if progress:
@@ -300,9 +299,3 @@ def _write(dataset: Any, folder: Path, probe: tuple[str, int], shard_rows: int,
     return shards
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -76,7 +76,7 @@ class MissingDependencyError(RagmedError, ImportError):
 
 
 #: The optional extras ``pyproject.toml`` declares that ``require`` may name (``dev`` is for contributors).
-EXTRAS = ("gpu", "llm", "langchain", "redis", "onnx", "ray", "bench")
+EXTRAS = ("gpu", "llm", "langchain", "redis", "onnx", "ray", "eval", "bench")
 
 
 class RequestCancelledError(RagmedError):

@@ -1,28 +1,29 @@
-"""``ragmed train``: train the models ragmed ships (the citation verifier)."""
+"""``ragmed train``: train the models ragmed ships: the citation verifier, and the safety stage's triage and
+injection detector (which record figures on the dev half of the safety set when the evaluation harness is there)."""
 
 from __future__ import annotations
 
 import gzip
 import json
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from ragmed.errors import ConfigError, RagmedError
+from ragmed.errors import ConfigError, IngestError, RagmedError
+from ragmed.jsonl import iter_jsonl
 from ragmed.verify.data import Example
 
 app = typer.Typer(help="Train the models ragmed ships, from the knowledge, deterministically for a seed.",
                   no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)
 out = Console(highlight=False, soft_wrap=True)
+EVAL_SETS = Path("eval/sets")
 
 
 def register(parent: typer.Typer) -> None:
-    """Add ``ragmed train`` (with the safety models' training commands) to the ``ragmed`` command."""
-    from ragmed.safety.cli import register as register_safety
-
-    register_safety(app)
+    """Add ``ragmed train`` to the ``ragmed`` command."""
     parent.add_typer(app, name="train", help="Train the models ragmed ships (citation verifier, triage, "
                      "injection detector).")
 
@@ -31,30 +32,20 @@ def read_pairs(path: Path) -> list[Example]:
     """Pairs from a JSONL file (``.gz`` too) written by ``--pairs-out``.
 
     Raises:
-        ConfigError: a line is not a pair; the message names the file, line and field.
+        IngestError: the file cannot be read or a line is not a pair; the message names the file, line and field.
     """
-    opener = gzip.open if path.suffix == ".gz" else open
     pairs = []
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                pairs.append(Example(**json.loads(line)))
-            except (ValueError, TypeError) as exc:
-                raise ConfigError(f"{path}:{number}: not a verifier pair: {exc}") from exc
+    for location, record in iter_jsonl(path):
+        try:
+            pairs.append(Example(**record))
+        except TypeError as exc:
+            raise IngestError(f"not a verifier pair: {exc}", location=location) from exc
     return pairs
 
 
 def gold_documents(path: Path, split: str = "test") -> set[str]:
     """Document ids cited by the ``split`` half of a citation gold set (kept out of training)."""
-    ids = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            item = json.loads(line)
-            if item.get("split") == split and item.get("doc_id"):
-                ids.add(str(item["doc_id"]))
-    return ids
+    return {str(item["doc_id"]) for _, item in iter_jsonl(path) if item.get("split") == split and item.get("doc_id")}
 
 
 @app.command("verifier")
@@ -115,3 +106,105 @@ def verifier(
                 m = metrics[task]
                 out.print(f"{split:5} {task:9} precision {m['precision']:.3f} recall {m['recall']:.3f} f1 {m['f1']:.3f} (n={m['n']})")
     out.print(f"Use it with RAGMED_VERIFIER__MODEL_PATH={result.path}")
+
+
+def _fail_safety(exc: Exception) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(1)
+
+
+def _previous_point(folder: Path, name: str) -> dict[str, float] | None:
+    path = folder / f"{name}.json"
+    if not path.exists():
+        return None
+    point: dict[str, float] = json.loads(path.read_text(encoding="utf-8")).get("operating_point") or {}
+    return point or None
+
+
+@app.command("triage")
+def train_triage_command(
+    seed: Annotated[int, typer.Option(help="Solver seed.")] = 0,
+    index: Annotated[str | None, typer.Option(help="Index whose concept store links the bank's concepts.")] = None,
+    concepts: Annotated[bool, typer.Option(help="Train with ontology concepts and expanded queries.")] = True,
+    out: Annotated[Path | None, typer.Option(help="Folder for triage.npz/json (default: the shipped weights).")] = None,
+    emergency: Annotated[float | None, typer.Option(help="Public emergency threshold to record.")] = None,
+    emergency_clinician: Annotated[float | None, typer.Option(help="Clinician emergency threshold.")] = None,
+    personal: Annotated[float | None, typer.Option(help="Personal-request threshold to record.")] = None,
+) -> None:
+    """Train the emergency and personal-request classifiers on the bank (thresholds kept unless given)."""
+    from ragmed.config import load_settings
+    from ragmed.engine import shared_embedder
+    from ragmed.safety import bank_folder, load_bank
+    from ragmed.safety.concepts import expander, open_concepts
+    from ragmed.safety.model import WEIGHTS
+    from ragmed.safety.train_triage import train_triage
+    from ragmed.safety.triage_features import ConceptCategories
+
+    settings = load_settings()
+    folder = out or WEIGHTS
+    try:
+        bank = load_bank(bank_folder(settings.knowledge, settings.safety.bank))
+        embedder = shared_embedder(settings)
+        from ragmed.build import open_cache
+
+        cache = open_cache(settings, embedder)
+        link, members = None, None
+        if concepts:
+            service = open_concepts(settings, index)
+            link = expander(service)
+            members = ConceptCategories.from_store(service.store, {c.id: c.concepts for c in bank.categories},
+                                                   bank.category_ids)
+        point = {**(_previous_point(folder, "triage") or {}),
+                 **{k: v for k, v in (("emergency", emergency), ("emergency_clinician", emergency_clinician),
+                                      ("personal", personal)) if v is not None}}
+        from ragmed.safety.train_injection import evaluation_texts
+
+        manifest = train_triage(bank, embedder, seed=seed, cache=cache, link=link, concepts=members, folder=folder,
+                                operating_point=point or None, held_out=evaluation_texts(EVAL_SETS),
+                                evaluate=_dev_evaluator(settings, index))
+    except RagmedError as exc:
+        _fail_safety(exc)
+    typer.echo(f"triage weights written to {folder} in {manifest['train_seconds']} s "
+               f"({manifest['training']['rows']} rows); dev: {json.dumps(manifest.get('dev_metrics', {}))}")
+
+
+def _dev_evaluator(settings: Any, index: str | None) -> Any:
+    """Figures on the dev half of the safety set, when the evaluation harness and set are present."""
+    path = EVAL_SETS / "safety" / "questions.jsonl"
+    try:
+        from eval.safety import dev_figures
+    except ModuleNotFoundError:
+        return None
+    if not path.exists():
+        return None
+    return lambda folder: dev_figures(settings, path, folder, index)
+
+
+@app.command("injection")
+def train_injection_command(
+    seed: Annotated[int, typer.Option(help="Sampling and solver seed.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Folder for injection.npz/json (default: the shipped weights).")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Sentence threshold to record.")] = None,
+    pair_threshold: Annotated[float | None, typer.Option(help="Sentence-pair threshold to record.")] = None,
+) -> None:
+    """Train the injection detector on the bank and the starter literature (thresholds kept unless given).
+
+    Texts found in eval/sets (when present) are left out of training.
+    """
+    from ragmed.config import load_settings
+    from ragmed.safety import bank_folder, load_bank
+    from ragmed.safety.model import WEIGHTS
+    from ragmed.safety.train_injection import evaluation_texts, train_injection
+
+    settings = load_settings()
+    folder = out or WEIGHTS
+    point = {**(_previous_point(folder, "injection") or {}),
+             **{k: v for k, v in (("threshold", threshold), ("pair_threshold", pair_threshold)) if v is not None}}
+    try:
+        bank = load_bank(bank_folder(settings.knowledge, settings.safety.bank))
+        manifest = train_injection(bank, settings.knowledge, seed=seed, held_out=evaluation_texts(EVAL_SETS),
+                                   operating_point=point or None, folder=folder)
+    except RagmedError as exc:
+        _fail_safety(exc)
+    typer.echo(f"injection weights written to {folder} in {manifest['train_seconds']} s; "
+               f"training: {json.dumps(manifest['training'])}")

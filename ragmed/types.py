@@ -6,16 +6,12 @@ sources -> ``Document`` -> chunking -> ``Chunk`` -> index -> retrieval -> ``Pass
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from ragmed.hashing import sha256_text
+
 Audience = Literal["clinician", "public"]
-
-
-def content_hash(text: str) -> str:
-    """Return the hex SHA-256 of ``text`` (UTF-8), used to key caches and detect changes."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -48,7 +44,7 @@ class Document:
     @property
     def hash(self) -> str:
         """Content hash over everything that changes what gets indexed."""
-        return content_hash("\x1f".join([self.title, self.text, self.url or "", self.date or ""]))
+        return sha256_text("\x1f".join([self.title, self.text, self.url or "", self.date or ""]))
 
 
 @dataclass
@@ -65,7 +61,7 @@ class Chunk:
 
     @property
     def hash(self) -> str:
-        return content_hash(self.text)
+        return sha256_text(self.text)
 
 
 @dataclass

@@ -112,6 +112,17 @@ def test_build_add_delete_round_trip_with_bad_records(tmp_path, small_index, fix
     assert all(h["doc_id"] != "n1" for h in hits)
 
 
+def test_safety_training_commands_take_their_options_and_name_a_missing_bank(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "RAGMED_SAFETY__BANK": str(tmp_path / "no-bank"),
+           "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    for command in ("triage", "injection"):
+        done = subprocess.run([sys.executable, "-m", "ragmed", "train", command, "--seed", "3", "--out",
+                               str(tmp_path / "weights")], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 1, done.stderr[-2000:]
+        assert done.stderr.startswith("error: cannot read the safety categories") and "no-bank" in done.stderr
+    assert not (tmp_path / "weights").exists()
+
+
 def test_commands_from_the_api_evaluation_and_training_modules_are_registered() -> None:
     env = {**os.environ, "COLUMNS": "250", "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     top = subprocess.run([sys.executable, "-m", "ragmed", "--help"], env=env, capture_output=True, text=True, timeout=300)

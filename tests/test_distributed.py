@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import KNOWLEDGE, REPO
 
-from ragmed.types import content_hash
+from ragmed.hashing import sha256_text
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -71,7 +71,7 @@ def test_ray_build_gives_the_local_build_s_index(tmp_path: Path, starter_slice: 
     ray_docs, ray_chunks, ray_vectors = contents(tmp_path / "ray")
     assert ray_docs == local_docs
     assert ray_chunks == local_chunks
-    assert from_ray == {content_hash(text) for _, _, text, _, _ in local_chunks}  # every vector came from Ray
+    assert from_ray == {sha256_text(text) for _, _, text, _, _ in local_chunks}  # every vector came from Ray
     assert np.allclose(ray_vectors, local_vectors, atol=1e-5)
 
 

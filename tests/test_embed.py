@@ -30,7 +30,7 @@ def test_cache_embeds_only_new_texts(tmp_path, embedder):
     assert np.allclose(again[0], first[1]) and np.allclose(again[1], first[0])
     other_model = EmbeddingCache(tmp_path / "cache.sqlite", "another-model", embedder.dimension)
     assert other_model.get_many([]) == {} and len(other_model.get_many(
-        [__import__("ragmed.types", fromlist=["content_hash"]).content_hash("gout")])) == 0
+        [__import__("ragmed.hashing", fromlist=["sha256_text"]).sha256_text("gout")])) == 0
 
 
 @pytest.mark.unit

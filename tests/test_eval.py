@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -177,6 +178,62 @@ def test_data_root_points_known_names_elsewhere(tmp_path: Path, pubmedqa: dict) 
                                   "--out", str(tmp_path / "other"), "--no-progress"])
     assert missing.exit_code == 2
     assert str(root / "medquad") in "".join(missing.output.split()) and "--data-root" in missing.output  # rich wraps
+
+
+def _first_line_then_broken(src: Path, dest: Path) -> Path:
+    """``dest``: the first record of ``src``, a blank line, then a line cut short (line 3)."""
+    first = src.read_text(encoding="utf-8").splitlines()[0]
+    dest.write_text(f"{first}\n\n{first[:40]}\n", encoding="utf-8")
+    return dest
+
+
+@pytest.mark.unit
+def test_every_jsonl_set_names_the_file_and_line_of_a_broken_record(tmp_path: Path) -> None:
+    import gzip
+    import shutil
+
+    from eval.abstention import load_questions
+    from eval.citations import read_gold
+    from eval.injection import load_passages
+    from eval.safety import load_items
+    from ragmed.safety.bank import SafetyBank
+    from ragmed.train_cli import read_pairs
+
+    sets = REPO / "eval" / "sets"
+    readers = {
+        "safety": lambda p: load_items(p, "all"),
+        "injection": lambda p: load_passages(p, "all"),
+        "abstention": lambda p: load_questions("all", p),
+    }
+    sources = {"safety": sets / "safety" / "questions.jsonl", "injection": sets / "injection" / "passages.jsonl",
+               "abstention": sets / "abstention" / "questions.jsonl"}
+    for name, read in readers.items():
+        good = tmp_path / f"{name}-good.jsonl"
+        good.write_text(sources[name].read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+        assert len(read(good)) == 1
+        broken = _first_line_then_broken(sources[name], tmp_path / f"{name}.jsonl")
+        with pytest.raises(IngestError, match=re.escape(f"{broken}:3: not valid JSON")):
+            read(broken)
+        with pytest.raises(IngestError, match=re.escape(f"{tmp_path / 'missing.jsonl'}: cannot read")):
+            read(tmp_path / "missing.jsonl")
+    # The citation gold set reports a bad line and reads the rest.
+    errors: list = []
+    gold = _first_line_then_broken(sets / "citations" / "gold.jsonl", tmp_path / "gold.jsonl")
+    assert len(read_gold(gold, errors)) == 1
+    assert [(e.location, e.message.split(":")[0]) for e in errors] == [(f"{gold}:3", "not valid JSON")]
+    # The safety bank's examples, and verifier pairs (gzip-compressed) written by `ragmed train verifier`.
+    bank = tmp_path / "bank"
+    shutil.copytree(REPO / "knowledge" / "safety", bank)
+    with (bank / "routine.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write('["a list, not an object"]\n')
+    lines = len((bank / "routine.jsonl").read_text(encoding="utf-8").splitlines())
+    with pytest.raises(IngestError, match=re.escape(f"{bank / 'routine.jsonl'}:{lines}: expected a JSON object, got list")):
+        SafetyBank.load(bank).examples("routine")
+    pairs = tmp_path / "pairs.jsonl.gz"
+    with gzip.open(pairs, "wt", encoding="utf-8") as handle:
+        handle.write('{"claim": "x"}\n')
+    with pytest.raises(IngestError, match=re.escape(f"{pairs}:1: not a verifier pair")):
+        read_pairs(pairs)
 
 
 # -- runs without a model -----------------------------------------------------------

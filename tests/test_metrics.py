@@ -13,7 +13,6 @@ from eval.metrics import (
     citation_precision,
     citation_recall,
     dedupe,
-    lcs_length,
     mrr_at_k,
     ndcg_at_k,
     paired_bootstrap,
@@ -111,12 +110,18 @@ def test_abstention_rate_and_accuracy_on_answered() -> None:
     assert abstention([True], [False]) == (1.0, None)
 
 
-def test_lcs_and_rouge_l() -> None:
-    assert lcs_length(["a", "b", "c", "d"], ["a", "c", "d", "b"]) == 3  # a c d
+def test_rouge_l_matches_published_rouge_score_values() -> None:
+    # rouge-score's own README example: target of 9 tokens, prediction of 8, LCS "the quick brown jumps the" = 5:
+    # P = 5/8 = 0.625, R = 5/9, F = 2PR/(P+R) = 10/17 = 0.5882...
+    assert rouge_l("The quick brown dog jumps on the log.", "The quick brown fox jumps over the lazy dog") == \
+        pytest.approx(10 / 17)
     # "the cat sat on the mat" vs "the cat is on the mat": LCS "the cat on the mat" = 5 of 6 and 6.
     assert rouge_l("The cat sat on the mat.", "the cat is on the mat") == pytest.approx(5 / 6)
     # Candidate of 3 tokens, reference of 6, LCS 3: P = 1, R = 0.5, F1 = 2/3.
     assert rouge_l("insulin lowers glucose", "insulin in the blood lowers glucose") == pytest.approx(2 / 3)
+    # rouge-score's tokenisation: punctuation splits tokens, so "metformin's" and "7.5" are two tokens each and
+    # match the spaced-out reference exactly.
+    assert rouge_l("Metformin's target: HbA1c 7.5%", "metformin s target hba1c 7 5") == 1.0
     assert rouge_l("", "anything") == 0.0
     assert rouge_l("alpha", "beta") == 0.0
 

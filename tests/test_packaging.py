@@ -69,11 +69,14 @@ def test_missing_dependency_is_not_a_generation_failure() -> None:
 
 
 def test_toml_loads_through_tomli_on_python_310() -> None:
-    # Python 3.10 has no tomllib: stand in for it with a version of 3.10 and a tomli that is tomllib's code.
+    # Python 3.10 has no tomllib: stand in for it with a version of 3.10 and a tomli that is tomllib's code. The
+    # manifest and safety bank read TOML through ragmed._toml, presets through pydantic-settings' TOML source;
+    # both must pick tomli.
     code = (
         "import sys, types, tomllib\n"
         "sys.modules['tomllib'] = None\n"
-        "fake = types.ModuleType('tomli'); fake.loads = tomllib.loads; fake.TOMLDecodeError = tomllib.TOMLDecodeError\n"
+        "fake = types.ModuleType('tomli'); fake.loads = tomllib.loads; fake.load = tomllib.load\n"
+        "fake.TOMLDecodeError = tomllib.TOMLDecodeError\n"
         "sys.modules['tomli'] = fake\n"
         "sys.version_info = (3, 10, 14, 'final', 0)\n"
         "from ragmed._toml import tomllib as chosen\n"

@@ -40,3 +40,28 @@ def test_preset_file_is_read_and_environment_wins(tmp_path, monkeypatch):
     monkeypatch.setenv("RAGMED_RETRIEVAL__MODE", "dense")
     settings = load_settings(preset)
     assert (settings.retrieval.top_k, settings.retrieval.mode) == (3, "dense")
+
+
+def test_arguments_beat_environment_beat_preset_beat_defaults(tmp_path, monkeypatch):
+    preset = tmp_path / "preset.json"  # a name not ending in .toml is read as JSON
+    preset.write_text('{"retrieval": {"top_k": 3, "mode": "bm25"}, "generation": {"max_new_tokens": 99}}')
+    monkeypatch.setenv("RAGMED_PRESET", str(preset))
+    monkeypatch.setenv("RAGMED_RETRIEVAL__MODE", "dense")
+    settings = load_settings(retrieval={"top_k": 7})
+    # argument (top_k), environment (mode), preset (max_new_tokens), default (backend), merged per field
+    assert (settings.retrieval.top_k, settings.retrieval.mode) == (7, "dense")
+    assert (settings.generation.max_new_tokens, settings.generation.backend) == (99, "extractive")
+    assert load_settings("gemma").generation.backend == "llamacpp"  # the argument's preset beats RAGMED_PRESET
+
+
+def test_unreadable_preset_is_a_config_error_naming_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read preset .*missing.toml: no such file"):
+        load_settings(tmp_path / "missing.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[retrieval\n")
+    with pytest.raises(ConfigError, match="cannot read preset .*broken.toml"):
+        load_settings(broken)
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("[retrieval]\nnope = 1\n")
+    with pytest.raises(ConfigError, match="retrieval.nope"):
+        load_settings(unknown)

@@ -1,4 +1,4 @@
-"""Benchmark datasets: one adapter per format, name resolution, format sniffing and checksums.
+"""Benchmark datasets: one adapter per format, name resolution and format sniffing; checksums by ragmed.hashing.
 
 Example:
     >>> ds = load_dataset("pubmedqa")          # doctest: +SKIP
@@ -8,7 +8,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +22,10 @@ from eval.datasets.pubmedqa import PubMedQAAdapter
 from eval.items import EvalItem
 from ragmed.config import default_knowledge
 from ragmed.errors import ConfigError, IngestError
+from ragmed.hashing import sha256_tree
 from ragmed.types import RecordError
 
-__all__ = ["ADAPTERS", "KNOWN", "Dataset", "checksum", "default_data_root", "load_dataset", "resolve", "sniff"]
+__all__ = ["ADAPTERS", "KNOWN", "Dataset", "default_data_root", "load_dataset", "resolve", "sniff"]
 
 ADAPTERS: dict[str, type[Adapter]] = {
     a.name: a
@@ -137,23 +137,7 @@ def load_dataset(name_or_path: str | Path, *, format: str | None = None, data_ro
         detail = f"; first problem: {errors[0]}" if errors else ""
         raise IngestError(f"no usable {fmt} item{detail}", location=str(path))
     name = str(name_or_path) if str(name_or_path).lower() in KNOWN else path.stem or path.name
-    return Dataset(name=name, path=path, format=fmt, items=items, checksum=checksum(path), errors=errors)
-
-
-def checksum(path: Path) -> str:
-    """SHA-256 of a file, or of a folder as the sorted list of its files' relative paths and hashes."""
-    if path.is_file():
-        return _file_hash(path)
-    lines = [f"{p.relative_to(path).as_posix()}\t{_file_hash(p)}" for p in sorted(path.rglob("*")) if p.is_file()]
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
-
-
-def _file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return Dataset(name=name, path=path, format=fmt, items=items, checksum=sha256_tree(path), errors=errors)
 
 
 def _first_record(path: Path) -> dict[str, object]:

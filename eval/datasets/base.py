@@ -42,32 +42,6 @@ def load_json(path: Path) -> Any:
         raise IngestError(f"not valid JSON: {exc}", location=str(path)) from exc
 
 
-def iter_jsonl(path: Path, on_error: OnError) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield ``(location, record)`` for each JSON object line of ``path``; blank lines are skipped.
-
-    Raises:
-        IngestError: the file cannot be opened.
-    """
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise IngestError(f"cannot read: {exc}", location=str(path)) from exc
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            location = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                on_error(RecordError(location, f"not valid JSON: {exc}"))
-                continue
-            if not isinstance(record, dict):
-                on_error(RecordError(location, f"expected a JSON object, got {type(record).__name__}"))
-                continue
-            yield location, record
-
-
 def text_field(record: dict[str, Any], name: str, location: str, *, required: bool = True) -> str | None:
     """The stripped non-empty string ``record[name]``.
 

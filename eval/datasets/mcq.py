@@ -8,13 +8,13 @@ from typing import Any
 
 from eval.datasets.base import (
     OnError,
-    iter_jsonl,
     options_field,
     read_records,
     text_field,
 )
 from eval.items import EvalItem, letter_for
 from ragmed.errors import IngestError
+from ragmed.jsonl import iter_jsonl
 
 _MEDMCQA_OPTIONS = ("opa", "opb", "opc", "opd")
 

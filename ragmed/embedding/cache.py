@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ragmed.embedding.base import Embedder, EncodeProgress
-from ragmed.types import content_hash
+from ragmed.hashing import sha256_text
 
 
 class EmbeddingCache:
@@ -68,7 +68,7 @@ def embed_with_cache(
         The vectors, one row per text, and how many texts were newly embedded (a text repeated in
         ``texts`` is embedded once and counted once).
     """
-    hashes = [content_hash(t) for t in texts]
+    hashes = [sha256_text(t) for t in texts]
     cached = cache.get_many(hashes) if cache else {}
     missing = [i for i, h in enumerate(hashes) if h not in cached]
     first: dict[str, int] = {}

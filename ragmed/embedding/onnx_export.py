@@ -10,7 +10,6 @@ changed model or option gives a new export, never a stale one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ from typing import Any
 from ragmed.config import EmbeddingSettings
 from ragmed.embedding.base import model_name, resolve_model_path
 from ragmed.errors import ConfigError, require
+from ragmed.hashing import sha256_bytes
 
 #: Bumped when the export recipe changes, so that older exports are not reused.
 EXPORT_VERSION = 2
@@ -44,12 +44,12 @@ class OnnxExport:
 def export_key(model_path: Path) -> str:
     """A hash of the model's files (names, sizes, configuration contents) and of the export recipe; the int8
     graph is derived from the fp32 one and lies beside it."""
-    digest = hashlib.sha256(json.dumps({"version": EXPORT_VERSION, "opset": OPSET}).encode())
+    parts = [json.dumps({"version": EXPORT_VERSION, "opset": OPSET}).encode()]
     for path in sorted(p for p in model_path.rglob("*") if p.is_file()):
-        digest.update(f"{path.relative_to(model_path)}:{path.stat().st_size}".encode())
+        parts.append(f"{path.relative_to(model_path)}:{path.stat().st_size}".encode())
         if path.suffix in (".json", ".txt"):
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+            parts.append(path.read_bytes())
+    return sha256_bytes(b"".join(parts))[:16]
 
 
 def ensure_export(settings: EmbeddingSettings, cache_dir: Path) -> OnnxExport:

@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ragmed.errors import IndexCorruptError
-from ragmed.index.atomic import atomic_write_bytes, sha256_file
+from ragmed.hashing import sha256_file
+from ragmed.index.atomic import atomic_write_bytes
 
 FORMAT_VERSION = 2
 """1: one FAISS file and a bm25s folder rewritten on every change; 2: base files plus the docstore's change log."""

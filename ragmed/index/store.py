@@ -40,6 +40,7 @@ from ragmed.index.lock import WriterLock
 from ragmed.index.manifest import FORMAT_VERSION, MANIFEST, Manifest, checksums
 from ragmed.index.snapshot import CommitResult, IndexCounts, IndexInfo, Snapshot
 from ragmed.types import Chunk, Document
+from ragmed.version import ragmed_version
 
 logger = logging.getLogger(__name__)
 DOCSTORE = "docstore.sqlite"
@@ -83,7 +84,7 @@ class IndexStore:
             return cls.open(folder, model_id, dimension, settings)
         folder.mkdir(parents=True, exist_ok=True)
         manifest = Manifest(name=folder.name, embedding_model=model_id, dimension=dimension,
-                            factory=settings.factory, ragmed_version=_version())
+                            factory=settings.factory, ragmed_version=ragmed_version())
         store = cls(folder, manifest, settings)
         with store.lock.hold():
             if (folder / MANIFEST).exists():  # another process created it meanwhile
@@ -373,7 +374,7 @@ class IndexStore:
         files = {"dense": snapshot.dense.save(self.folder, f"dense-{stem}"),
                  "lexical": snapshot.lexical.save(self.folder, f"lexical-{stem}")}
         manifest = replace(self.manifest, files=files, revision=snapshot.revision, format_version=FORMAT_VERSION,
-                           lexical_version=LEXICAL_VERSION, ragmed_version=_version(),
+                           lexical_version=LEXICAL_VERSION, ragmed_version=ragmed_version(),
                            backends={"dense": self.settings.vector_backend, "lexical": self.settings.lexical_backend})
         extra = [CONCEPTS] if (self.folder / CONCEPTS).exists() else []
         manifest.checksums = checksums(self.folder, [*files["dense"], *files["lexical"], *extra])
@@ -425,10 +426,3 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("ragmed")
-    except PackageNotFoundError:
-        return "0+local"

@@ -9,14 +9,14 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from ragmed._toml import tomllib
-from ragmed.errors import ConfigError
+from ragmed.errors import ConfigError, IngestError
+from ragmed.hashing import sha256_bytes
+from ragmed.jsonl import iter_jsonl
 
 FILES = ("categories.toml", "presentations.jsonl", "routine.jsonl", "personal.jsonl", "injection.jsonl",
          "injection_parts.toml")
@@ -125,22 +125,14 @@ class SafetyBank:
         ``clean`` (group: language).
 
         Raises:
-            ConfigError: the file is missing or a line is not a JSON object with a ``text``.
+            IngestError: the file is missing or a line is not a JSON object with a ``text`` (file and line named).
         """
         path = self.folder / f"{name}.jsonl"
         out = []
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ConfigError(f"cannot read {path}: {exc}") from exc
-        for n, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                text = row["text"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ConfigError(f"{path}:{n}: not a bank example ({exc})") from exc
+        for location, row in iter_jsonl(path):
+            if not isinstance(row.get("text"), str):
+                raise IngestError("not a bank example (no string field 'text')", location=location)
+            text = row["text"]
             if name == "presentations":
                 out.append(Example(text, row["category"]))
             elif name == "routine":
@@ -169,12 +161,8 @@ class SafetyBank:
 
     def checksum(self) -> str:
         """SHA-256 over the bank's files (name and content), the pin of the trained weights."""
-        digest = hashlib.sha256()
-        for name in FILES:
-            if not (self.folder / name).exists():
-                continue
-            digest.update(name.encode() + b"\0" + (self.folder / name).read_bytes() + b"\0")
-        return digest.hexdigest()
+        return sha256_bytes(b"".join(name.encode() + b"\0" + (self.folder / name).read_bytes() + b"\0"
+                                     for name in FILES if (self.folder / name).exists()))
 
 
 def bank_folder(knowledge_manifest: Path, configured: Path | None = None) -> Path:

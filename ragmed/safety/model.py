@@ -8,7 +8,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ragmed.errors import ConfigError
+from ragmed.hashing import sha256_bytes, sha256_file
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 """The shipped weights: ``triage.npz``/``triage.json`` and ``injection.npz``/``injection.json``."""
@@ -27,7 +27,7 @@ def save_weights(folder: Path, name: str, arrays: dict[str, np.ndarray], manifes
     path = folder / f"{name}.npz"
     with path.open("wb") as handle:
         np.savez_compressed(handle, allow_pickle=False, **arrays)
-    manifest = {**manifest, "weights_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    manifest = {**manifest, "weights_sha256": sha256_file(path)}
     (folder / f"{name}.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path
 
@@ -44,7 +44,7 @@ def load_weights(folder: Path, name: str) -> tuple[dict[str, np.ndarray], dict[s
         blob = path.read_bytes()
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read the {name} weights in {folder} (run `ragmed train {name}`): {exc}") from exc
-    if hashlib.sha256(blob).hexdigest() != manifest.get("weights_sha256"):
+    if sha256_bytes(blob) != manifest.get("weights_sha256"):
         raise ConfigError(f"{path} does not match the checksum in {meta}; retrain with `ragmed train {name}`")
     with np.load(path, allow_pickle=False) as data:
         arrays = {key: data[key] for key in data.files}

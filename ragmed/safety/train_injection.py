@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ragmed.jsonl import iter_jsonl
 from ragmed.safety.bank import SafetyBank
 from ragmed.safety.features import hashed_features, normalize
 from ragmed.safety.model import WEIGHTS, save_weights
@@ -62,17 +63,10 @@ def literature_sentences(manifest_path: Path) -> tuple[list[str], list[str]]:
 def evaluation_texts(folder: Path) -> list[str]:
     """Every question, title and text of the JSONL files under ``folder`` (the evaluation sets), to be
     kept out of training; empty when the folder is absent."""
-    import json
-
     out: list[str] = []
     for path in sorted(Path(folder).glob("*/*.jsonl")) if Path(folder).is_dir() else []:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(row, dict):
-                out += [str(row[k]) for k in ("question", "title", "text") if isinstance(row.get(k), str)]
+        for _, row in iter_jsonl(path, on_error=lambda _: None):  # a line that is not an object holds no text
+            out += [str(row[k]) for k in ("question", "title", "text") if isinstance(row.get(k), str)]
     return out
 
 

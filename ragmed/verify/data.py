@@ -13,7 +13,6 @@ wholly to ``train``, ``dev`` or ``test`` by a hash of its key, never pair by pai
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 from collections import defaultdict
@@ -22,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from ragmed.hashing import sha256_text
 from ragmed.text import split_sentences, words
 from ragmed.types import Concept, Document
 from ragmed.verify import perturb
@@ -63,7 +63,7 @@ class _Sentence:
 
 def split_of(key: str, test_share: float = 0.1, dev_share: float = 0.1) -> Split:
     """The split of a document group, from a stable hash of its key."""
-    bucket = int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
+    bucket = int(sha256_text(key)[:8], 16) / 0xFFFFFFFF
     return "test" if bucket < test_share else "dev" if bucket < test_share + dev_share else "train"
 
 

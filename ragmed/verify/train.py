@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ragmed.hashing import sha256_file, sha256_text
 from ragmed.verify.base import claim_input, evidence_input
 from ragmed.verify.data import Example
 
@@ -89,10 +89,7 @@ def inputs(example: Example) -> tuple[str, str]:
 
 def data_checksum(examples: Sequence[Example]) -> str:
     """SHA-256 over the pairs in order (what the manifest records)."""
-    digest = hashlib.sha256()
-    for e in examples:
-        digest.update(json.dumps(e.to_dict(), sort_keys=True).encode("utf-8"))
-    return digest.hexdigest()
+    return sha256_text("".join(json.dumps(e.to_dict(), sort_keys=True) for e in examples))
 
 
 def _seed_everything(seed: int) -> None:
@@ -296,7 +293,7 @@ def _save(model: Any, tokenizer: Any, config: TrainConfig, examples: Sequence[Ex
         "device": device, "torch": torch.__version__, "transformers": transformers.__version__,
         "steps": steps, "total_steps": total_steps, "seconds": round(seconds, 1), "metrics": metrics,
         "weights": "model.safetensors (float16)",
-        "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(config.out.iterdir())
+        "files": {p.name: sha256_file(p) for p in sorted(config.out.iterdir())
                   if p.is_file() and p.name not in ("manifest.json", "checkpoint.pt")},
     }
     (config.out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")

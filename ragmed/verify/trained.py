@@ -7,11 +7,11 @@ an error at start, never a silent switch to another scorer.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from ragmed.errors import ConfigError
+from ragmed.hashing import sha256_file
 
 #: Where the packaged verifier lives.
 PACKAGED = Path(__file__).resolve().parent.parent / "models" / "verifier"
@@ -37,7 +37,7 @@ def verify_weights(folder: Path) -> dict[str, object]:
     for name, expected in files.items():
         path = folder / name
         try:
-            actual = hashlib.sha256(path.read_bytes()).hexdigest()
+            actual = sha256_file(path)
         except FileNotFoundError:
             raise ConfigError(f"verifier file {path} is missing") from None
         if actual != expected:
