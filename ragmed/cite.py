@@ -148,6 +148,22 @@ _LEADING = re.compile(r"^\s*(?:in|with|for|among|if you have|when you have|peopl
                       re.IGNORECASE)
 
 
+def _copied_sentence(claim: str, evidence: str) -> Verdict | None:
+    """Full support and the sentence's span when ``claim`` is one of ``evidence``'s sentences word for word (case,
+    spacing and final punctuation aside); None otherwise."""
+    key = _sentence_key(claim)
+    if len(key.split()) < 4:
+        return None
+    for start, end in split_sentences(evidence):
+        if _sentence_key(evidence[start:end]) == key:
+            return Verdict(1.0, start, end)
+    return None
+
+
+def _sentence_key(text: str) -> str:
+    return " ".join(text.lower().split()).rstrip(" .!?;:")
+
+
 def contradicts(claim: str, window: str) -> bool:
     """The rules floor under the verifier: the supporting window puts a word that excludes one of the claim's
     in its place ("viral" where the claim says "bacterial", "antibiotics" where it says "antivirals")."""
@@ -286,9 +302,13 @@ class CheckSession:
         # With the question's conditions known, the ontology judges the topic; the verifier then judges only
         # whether the evidence states the claim. Without them, the question goes to the verifier as context.
         question = "" if topic is not None and self.conditions else self.question
-        verdicts = self.checker.verifier.support(
-            [ClaimPair(self._stated(requests[r][0], i), self._evidence[i], question, self.passages[i].title)
-             for r, i in pairs])
+        stated = [self._stated(requests[r][0], i) for r, i in pairs]
+        # A claim that is one of the passage's own sentences, word for word, is stated by it: no model needed.
+        copied = [_copied_sentence(claim, self._evidence[i]) for claim, (_, i) in zip(stated, pairs)]
+        scored = iter(self.checker.verifier.support(
+            [ClaimPair(claim, self._evidence[i], question, self.passages[i].title)
+             for claim, (_, i), copy in zip(stated, pairs, copied) if copy is None]))
+        verdicts = [copy if copy is not None else next(scored) for copy in copied]
         best: list[_Backing | None] = [None] * len(requests)
         for (r, i), verdict in zip(pairs, verdicts):
             if verdict.probability < self.checker.threshold:

@@ -130,6 +130,7 @@ def train_triage_command(
     emergency: Annotated[float | None, typer.Option(help="Public emergency threshold to record.")] = None,
     emergency_clinician: Annotated[float | None, typer.Option(help="Clinician emergency threshold.")] = None,
     personal: Annotated[float | None, typer.Option(help="Personal-request threshold to record.")] = None,
+    urgent: Annotated[float | None, typer.Option(help="Self-harm and overdose threshold (public) to record.")] = None,
 ) -> None:
     """Train the emergency and personal-request classifiers on the bank (thresholds kept unless given)."""
     from ragmed.config import load_settings
@@ -156,7 +157,7 @@ def train_triage_command(
                                                    bank.category_ids)
         point = {**(_previous_point(folder, "triage") or {}),
                  **{k: v for k, v in (("emergency", emergency), ("emergency_clinician", emergency_clinician),
-                                      ("personal", personal)) if v is not None}}
+                                      ("personal", personal), ("urgent", urgent)) if v is not None}}
         from ragmed.safety.train_injection import evaluation_texts
 
         manifest = train_triage(bank, embedder, seed=seed, cache=cache, link=link, concepts=members, folder=folder,

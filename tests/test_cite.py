@@ -204,6 +204,31 @@ def test_a_bare_yes_or_no_is_never_shown_as_a_cited_claim(checker, passages) -> 
     assert checked.text.startswith("Compared to usual care alone")
 
 
+def test_a_sentence_copied_word_for_word_from_its_passage_needs_no_model_call(passages) -> None:  # type: ignore[no-untyped-def]
+    from ragmed.text import split_sentences
+    from ragmed.verify.base import ClaimPair, Verdict
+
+    class Refusing:
+        """A verifier that supports nothing and counts what it was asked."""
+
+        name = "refusing"
+        asked: list[ClaimPair] = []
+
+        def support(self, pairs: list[ClaimPair]) -> list[Verdict]:
+            self.asked.extend(pairs)
+            return [Verdict(0.0, 0, 0) for _ in pairs]
+
+    verifier = Refusing()
+    checker = CitationChecker(verifier)
+    start, end = split_sentences(passages[5].text)[0]
+    copied = passages[5].text[start:end]
+    checked = checker.check(f"{copied.upper().rstrip('.')} [6].", passages)
+    assert not checked.abstained and verifier.asked == []
+    assert checked.citations[0].sentence == copied and checked.citations[0].chunk_id == 105
+    reworded = checker.check(f"In the results, {copied[0].lower()}{copied[1:]} [6]", passages)
+    assert reworded.abstained and verifier.asked
+
+
 def test_checked_sentences_stream_in_the_order_written(checker, passages) -> None:  # type: ignore[no-untyped-def]
     answer = (f"Women were randomized to usual care, tailored print communications or tailored telephone counseling [4]. "
               f"The moon is made of cheese [1]. {RESULT} [6]")

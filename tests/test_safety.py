@@ -228,6 +228,28 @@ def test_general_medicine_questions_are_answered_for_the_public(semantic: Triage
     assert result.decline is None and result.emergencies == []
 
 
+@pytest.mark.integration
+def test_crisis_guidance_is_shown_to_the_public_from_the_lower_urgent_threshold(semantic: Triage) -> None:
+    import dataclasses
+
+    from ragmed.safety.rules import rule_categories
+
+    question = "im so tired of everything, whats the point"
+    assert rule_categories(question) == []  # the model decides here, not the rules floor
+    p = semantic.assess(question, "public").scores["self_harm"]
+    point = semantic.point  # type: ignore[attr-defined]
+    try:
+        semantic.point = dataclasses.replace(point, emergency=1.01, emergency_clinician=1.01, urgent=max(p - 0.01, 0.001))  # type: ignore[attr-defined]
+        public = semantic.assess(question, "public")
+        assert [e.category for e in public.emergencies] == ["self_harm"]
+        assert "988" in public.emergencies[0].message or "116 123" in public.emergencies[0].message
+        assert semantic.assess(question, "clinician").emergencies == []
+        semantic.point = dataclasses.replace(point, emergency=1.01, emergency_clinician=1.01, urgent=p + 0.01)  # type: ignore[attr-defined]
+        assert semantic.assess(question, "public").emergencies == []
+    finally:
+        semantic.point = point  # type: ignore[attr-defined]
+
+
 # -- the shipped weights ------------------------------------------------------------------------------------
 @pytest.mark.unit
 @pytest.mark.parametrize("name", ["triage", "injection"])

@@ -28,6 +28,10 @@ from ragmed.types import Audience, Concept
 NONE = "none"
 
 
+URGENT = ("self_harm", "overdose_poisoning")
+"""Categories shown at the lower ``OperatingPoint.urgent`` threshold."""
+
+
 @dataclass(frozen=True)
 class OperatingPoint:
     """Thresholds on the classifiers' probabilities (chosen on the dev half of the safety set).
@@ -37,12 +41,16 @@ class OperatingPoint:
         emergency_clinician: the same for clinicians, who ask about emergencies more often than they have one.
         personal: P(personal request) at or above which the public is declined.
         second: a second category is shown too when its probability is at least this share of the first's.
+        urgent: P(self-harm) or P(overdose or poisoning) at or above which that category's guidance is shown to
+            the public even below ``emergency``: a crisis line or poison control number shown to someone who did
+            not need it costs little, one missed can cost a life.
     """
 
     emergency: float = 0.5
     emergency_clinician: float = 0.5
     personal: float = 0.5
     second: float = 0.6
+    urgent: float = 1.0
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any], **overrides: float | None) -> OperatingPoint:
@@ -131,6 +139,10 @@ class SemanticTriage:
             chosen.append((ranked[0][1], any_emergency, False))
             if len(ranked) > 1 and ranked[1][0] >= self.point.second * ranked[0][0]:
                 chosen.append((ranked[1][1], ranked[1][0], False))
+        if audience == "public":
+            for category in URGENT:
+                if p_emergency.get(category, 0.0) >= self.point.urgent and category not in {c for c, _, _ in chosen}:
+                    chosen.append((category, p_emergency[category], False))
         for category in rule_categories(question):
             if category in self.bank.category_ids and category not in {c for c, _, _ in chosen}:
                 chosen.append((category, 1.0, True))

@@ -32,6 +32,15 @@ _CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compile(p, re.I
     ("question_mark", r"\?\s*$"),
     ("count", r"\b\d+\s*(tablets?|pills?|capsules?|tabs?|doses?|mg|g|ml)\b"),
     ("measure", r"\b\d+(\.\d+)?\s*(°|degrees?|c\b|f\b|weeks?|kg|lbs?|months?|years?)"),
+    ("past_resolved", r"\b(last (month|year|summer|winter|spring|autumn)|(weeks|months|years) ago|in (january|february|"
+                      r"march|april|may|june|july|august|september|october|november|december)|was (told|diagnosed|"
+                      r"checked|seen)|(said|told (me|us|him|her)) (it was|it's|its)|(ecg|bloods?|tests?|scans?|x-?rays?) "
+                      r"(were|was|came back) (clear|normal|fine|ok)|(is|are|was|been|seems?) (fine|ok|okay|better|normal) "
+                      r"(now|since)|playing (normally|happily|fine)|back to (normal|himself|herself)|has been fine)\b"),
+    ("hypothetical", r"\b(if (it|this|that|they|he|she|i|you|we) ever|just in case|in case (it|of)|what (would|should) "
+                     r"(i|we) do if|how (do|can|would|will) (i|you|we) (recogni[sz]e|spot|tell|know)|look(s)? like|"
+                     r"so (i|we) (know|can spot|can recogni[sz]e)|for (a|my|our) (school|project|essay|class|course|"
+                     r"exam|leaflet|training|assignment|presentation))\b"),
 ))
 CUE_NAMES = tuple(name for name, _ in _CUES)
 
