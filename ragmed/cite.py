@@ -303,8 +303,10 @@ class CheckSession:
         # whether the evidence states the claim. Without them, the question goes to the verifier as context.
         question = "" if topic is not None and self.conditions else self.question
         stated = [self._stated(requests[r][0], i) for r, i in pairs]
-        # A claim that is one of the passage's own sentences, word for word, is stated by it: no model needed.
-        copied = [_copied_sentence(claim, self._evidence[i]) for claim, (_, i) in zip(stated, pairs)]
+        # A claim that is one of the passage's own sentences, word for word, is stated by it: no model needed, once
+        # the ontology has judged the topic (without conditions the verifier also judges the question's context).
+        copied = [_copied_sentence(claim, self._evidence[i]) if not question else None
+                  for claim, (_, i) in zip(stated, pairs)]
         scored = iter(self.checker.verifier.support(
             [ClaimPair(claim, self._evidence[i], question, self.passages[i].title)
              for claim, (_, i), copy in zip(stated, pairs, copied) if copy is None]))

@@ -227,6 +227,10 @@ def test_a_sentence_copied_word_for_word_from_its_passage_needs_no_model_call(pa
     assert checked.citations[0].sentence == copied and checked.citations[0].chunk_id == 105
     reworded = checker.check(f"In the results, {copied[0].lower()}{copied[1:]} [6]", passages)
     assert reworded.abstained and verifier.asked
+    # Without the ontology's conditions the verifier also judges whether the sentence fits the question.
+    verifier.asked.clear()
+    in_context = checker.check(f"{copied} [6]", passages, question="Does telephone counseling help quitting smoking?")
+    assert in_context.abstained and verifier.asked
 
 
 def test_checked_sentences_stream_in_the_order_written(checker, passages) -> None:  # type: ignore[no-untyped-def]
