@@ -44,7 +44,7 @@ from ragmed.types import Chunk, Document
 logger = logging.getLogger(__name__)
 DOCSTORE = "docstore.sqlite"
 CONCEPTS = "concepts.sqlite"
-_DERIVED = ("dense-*.faiss", "lexical-*.npz", "bm25-*", ".dense-*", ".lexical-*", ".bm25-*")
+_DERIVED = ("dense-*.faiss", "dense-*.npy", "dense-*.ivfdata", "lexical-*.npz", "bm25-*", ".dense-*", ".lexical-*", ".bm25-*")
 
 __all__ = ["CONCEPTS", "DOCSTORE", "CommitResult", "IndexCounts", "IndexInfo", "IndexStore", "Snapshot",
            "list_indexes"]
@@ -317,7 +317,7 @@ class IndexStore:
                     written += 1
             snapshot = self.refresh()
             if merge:
-                self._merge_to_disk(force=False)
+                self._merge_to_disk(force=bool(getattr(snapshot.dense, "can_train", False)))
             return CommitResult(written, deleted, snapshot.revision)
 
     def merge_if_due(self) -> None:
