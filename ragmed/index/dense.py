@@ -83,7 +83,71 @@ class _Shared:
         return self._gpu
 
 
-class FaissIndex:
+class SegmentedIndex:
+    """What a vector index made of a shared base plus exact segments and tombstones has in common."""
+
+    segments: tuple[Segment, ...]
+    tombstones: np.ndarray
+    _count: int
+    _selector: Any
+
+    def _base_ids(self) -> np.ndarray:
+        """Ids held by the base, ascending."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def pending(self) -> int:
+        """Vectors and tombstones held outside the base (what ``compact`` would fold in)."""
+        return sum(len(s.ids) for s in self.segments) + len(self.tombstones)
+
+    def ids(self) -> np.ndarray:
+        """Ids of the live vectors, ascending."""
+        every = np.concatenate([self._base_ids(), *[s.ids for s in self.segments]])
+        return np.setdiff1d(every, self.tombstones) if len(self.tombstones) else np.sort(every)
+
+    @property
+    def dimension(self) -> int:
+        raise NotImplementedError
+
+    def _changed(self, add_ids: Sequence[int] | np.ndarray, add_vectors: np.ndarray,
+                 remove_ids: Sequence[int] | np.ndarray) -> tuple[tuple[Segment, ...], np.ndarray]:
+        """Segments and tombstones after adding ``add_vectors`` under ``add_ids`` and removing ``remove_ids``.
+
+        Raises:
+            IndexError_: the vectors do not have the index's dimension.
+        """
+        add = np.asarray(add_ids, dtype=np.int64)
+        vectors = np.ascontiguousarray(add_vectors, dtype=np.float32).reshape(len(add), -1) if len(add) else None
+        if vectors is not None and vectors.shape[1] != self.dimension:
+            raise IndexError_(f"vectors have dimension {vectors.shape[1]}, the index {self.dimension}")
+        return with_change(self._base_ids(), self.segments, self.tombstones, add, vectors,
+                           np.asarray(remove_ids, dtype=np.int64))
+
+    def _selector_for(self, allowed: np.ndarray | None) -> Any:
+        """A FAISS id selector skipping tombstones and, when given, ids not in ``allowed`` (None: select all)."""
+        selector = self._tombstone_selector()
+        if allowed is not None:
+            keep = _faiss().IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+            selector = _faiss().IDSelectorAnd(keep, selector) if selector is not None else keep
+            selector.referenced = keep  # keep the wrapped selector alive as long as this one
+        return selector
+
+    def _tombstone_selector(self) -> Any:
+        if not len(self.tombstones):
+            return None
+        if self._selector is None:
+            faiss = _faiss()
+            batch = faiss.IDSelectorBatch(self.tombstones)
+            selector = faiss.IDSelectorNot(batch)
+            selector.referenced = batch
+            self._selector = selector
+        return self._selector
+
+
+class FaissIndex(SegmentedIndex):
     """A FAISS base (``IndexIDMap2``, so chunks keep their 64-bit ids) plus exact segments and tombstones.
 
     Example:
@@ -136,18 +200,8 @@ class FaissIndex:
     def use_gpu(self) -> bool:
         return self._shared.use_gpu
 
-    def __len__(self) -> int:
-        return self._count
-
-    @property
-    def pending(self) -> int:
-        """Vectors and tombstones held outside the base (what ``compact`` would fold in)."""
-        return sum(len(s.ids) for s in self.segments) + len(self.tombstones)
-
-    def ids(self) -> np.ndarray:
-        """Ids of the live vectors, ascending."""
-        every = np.concatenate([self._shared.ids, *[s.ids for s in self.segments]])
-        return np.setdiff1d(every, self.tombstones) if len(self.tombstones) else np.sort(every)
+    def _base_ids(self) -> np.ndarray:
+        return self._shared.ids
 
     # -- changes ----------------------------------------------------------------------
     def apply(self, add_ids: Sequence[int] | np.ndarray, add_vectors: np.ndarray,
@@ -159,12 +213,7 @@ class FaissIndex:
         Raises:
             IndexError_: the vectors do not have the index's dimension.
         """
-        add = np.asarray(add_ids, dtype=np.int64)
-        vectors = np.ascontiguousarray(add_vectors, dtype=np.float32).reshape(len(add), -1) if len(add) else None
-        if vectors is not None and vectors.shape[1] != self.dimension:
-            raise IndexError_(f"vectors have dimension {vectors.shape[1]}, the index {self.dimension}")
-        segments, tombstones = with_change(self._shared.ids, self.segments, self.tombstones, add, vectors,
-                                           np.asarray(remove_ids, dtype=np.int64))
+        segments, tombstones = self._changed(add_ids, add_vectors, remove_ids)
         return FaissIndex(self.base, self.options, segments, tombstones, self._shared)
 
     def compact(self) -> FaissIndex:
@@ -226,12 +275,7 @@ class FaissIndex:
             drop = np.isin(ids, self.tombstones) | (~np.isin(ids, allowed) if allowed is not None else False)
             ids = np.where(drop, -1, ids)
             return np.where(drop, -np.inf, scores), ids
-        selector = self._tombstone_selector()
-        if allowed is not None:
-            keep = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-            selector = faiss.IDSelectorAnd(keep, selector) if selector is not None else keep
-            selector.referenced = keep  # keep the wrapped selector alive as long as this one
-        params = self._params(faiss, selector)
+        params = self._params(faiss, self._selector_for(allowed))
         take = min(k, int(self.base.ntotal))
         try:
             found: tuple[np.ndarray, np.ndarray] = (index.search(q, take, params=params) if params is not None
@@ -242,17 +286,6 @@ class FaissIndex:
                 raise
             self._shared.selectors = False  # e.g. a plain PQ index takes no search parameters
             return self._search_base(q, k, allowed)
-
-    def _tombstone_selector(self) -> Any:
-        if not len(self.tombstones):
-            return None
-        if self._selector is None:
-            faiss = _faiss()
-            batch = faiss.IDSelectorBatch(self.tombstones)
-            selector = faiss.IDSelectorNot(batch)
-            selector.referenced = batch
-            self._selector = selector
-        return self._selector
 
     def _params(self, faiss: Any, selector: Any) -> Any:
         upper = self.options.factory.upper()

@@ -31,7 +31,15 @@ import numpy as np
 
 from ragmed.errors import IndexCorruptError, IndexError_, IndexNotTrainedError
 from ragmed.index.atomic import atomic_write, fsync_dir
-from ragmed.index.dense import Segment, _faiss, exact_search, gpu_count, member, merge_results, with_change
+from ragmed.index.dense import (
+    Segment,
+    SegmentedIndex,
+    _faiss,
+    exact_search,
+    gpu_count,
+    member,
+    merge_results,
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,7 @@ class IVFPQOptions:
     nbits: int = 8
     train_sample: int = 100_000
     nprobe: int = 16
-    k_factor: int = 8
+    k_factor: int = 32
     add_batch: int = 65_536
     on_disk: bool = False
     use_gpu: bool = True
@@ -88,7 +96,7 @@ class _Base:
         return self._gpu
 
 
-class IVFPQIndex:
+class IVFPQIndex(SegmentedIndex):
     """IVF-PQ base plus exact segments and tombstones; searches re-score their shortlist from stored vectors.
 
     Example:
@@ -201,18 +209,8 @@ class IVFPQIndex:
         """Whether this index's training, adds and search run on a GPU."""
         return self._base.use_gpu
 
-    def __len__(self) -> int:
-        return self._count
-
-    @property
-    def pending(self) -> int:
-        """Vectors and tombstones held outside the base (what ``compact`` would fold in)."""
-        return sum(len(s.ids) for s in self.segments) + len(self.tombstones)
-
-    def ids(self) -> np.ndarray:
-        """Ids of the live vectors, ascending."""
-        every = np.concatenate([self._base.ids, *[s.ids for s in self.segments]])
-        return np.setdiff1d(every, self.tombstones) if len(self.tombstones) else np.sort(every)
+    def _base_ids(self) -> np.ndarray:
+        return self._base.ids
 
     # -- changes ----------------------------------------------------------------------
     def train(self, sample: np.ndarray) -> IVFPQIndex:
@@ -242,12 +240,7 @@ class IVFPQIndex:
         Raises:
             IndexError_: the vectors do not have the index's dimension.
         """
-        add = np.asarray(add_ids, dtype=np.int64)
-        vectors = np.ascontiguousarray(add_vectors, dtype=np.float32).reshape(len(add), -1) if len(add) else None
-        if vectors is not None and vectors.shape[1] != self.dimension:
-            raise IndexError_(f"vectors have dimension {vectors.shape[1]}, the index {self.dimension}")
-        segments, tombstones = with_change(self._base.ids, self.segments, self.tombstones, add, vectors,
-                                           np.asarray(remove_ids, dtype=np.int64))
+        segments, tombstones = self._changed(add_ids, add_vectors, remove_ids)
         return IVFPQIndex(self._base, self.options, segments, tombstones)
 
     def compact(self) -> IVFPQIndex:
@@ -303,13 +296,8 @@ class IVFPQIndex:
             drop = np.isin(ids, self.tombstones) | (~np.isin(ids, allowed) if allowed is not None else False)
             ids = np.where(drop, -1, ids)
         else:
-            selector = self._tombstone_selector()
-            if allowed is not None:
-                keep = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-                selector = faiss.IDSelectorAnd(keep, selector) if selector is not None else keep
-                selector.referenced = keep  # keep the wrapped selector alive as long as this one
-            _, ids = index.search(q, shortlist, params=faiss.SearchParametersIVF(sel=selector,
-                                                                                 nprobe=self.options.nprobe))
+            params = faiss.SearchParametersIVF(sel=self._selector_for(allowed), nprobe=self.options.nprobe)
+            _, ids = index.search(q, shortlist, params=params)
         return self._refine(q, ids)
 
     def _refine(self, q: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -322,17 +310,6 @@ class IVFPQIndex:
         gathered[order] = self._base.vectors[flat[order]]
         scores = np.einsum("qkd,qd->qk", gathered.reshape(*rows.shape, -1), q)
         return np.where(valid, scores, -np.inf).astype(np.float32), np.where(valid, candidates, -1)
-
-    def _tombstone_selector(self) -> Any:
-        if not len(self.tombstones):
-            return None
-        if self._selector is None:
-            faiss = _faiss()
-            batch = faiss.IDSelectorBatch(self.tombstones)
-            selector = faiss.IDSelectorNot(batch)
-            selector.referenced = batch
-            self._selector = selector
-        return self._selector
 
     # -- persistence ------------------------------------------------------------------
     def save(self, folder: Path, stem: str) -> list[str]:
@@ -362,6 +339,7 @@ def _empty_like(ivf: Any, trained: bool = True, lists_from: Any = None, skip: np
     """
     faiss = _faiss()
     fresh = faiss.index_factory(ivf.d, f"IVF{ivf.nlist},PQ{ivf.pq.M}x{ivf.pq.nbits}", faiss.METRIC_INNER_PRODUCT)
+    fresh.do_polysemous_training = False  # only for Hamming pre-filtering, which is not used; it costs minutes
     if not trained:
         return fresh
     fresh.quantizer.add(ivf.quantizer.reconstruct_n(0, ivf.nlist))
