@@ -2,7 +2,8 @@
 
 Each shard is an ordinary ``IndexStore``. A ``ShardSet`` gives retrieval the same surface as one store
 (``SearchableIndex``): its chunk ids are global, the shard's number in the top bits and the shard's own
-chunk id below, and every ranking is merged across shards as one. Dense scores are inner products, so
+chunk id below, and every ranking is merged across shards as one (the shards are searched in parallel
+threads: FAISS and the numpy BM25 scoring release the GIL). Dense scores are inner products, so
 merging them by score is exact. BM25 scores depend on collection statistics, so each shard scores with
 the statistics of all shards summed (``CorpusStats``): a query ranks the same as over one index holding
 every shard's documents.
@@ -11,6 +12,7 @@ every shard's documents.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +82,7 @@ class ShardSet:
             raise IndexError_("a shard set needs at least one shard")
         self.stores = list(stores)
         self._documents = _Documents(self.stores)
+        self._pool = ThreadPoolExecutor(max_workers=len(self.stores), thread_name_prefix="ragmed-shard")
 
     @classmethod
     def open(cls, folders: Sequence[Path], model_id: str | None, dimension: int | None,
@@ -135,23 +138,25 @@ class ShardSet:
 
     def dense_search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         """Top-``k`` ``(global chunk id, score)`` by inner product, over every shard."""
-        found = [[(int(global_ids(n, [cid])[0]), score) for cid, score in store.dense_search(vector, k, local)]
-                 for n, (store, local) in enumerate(zip(self.stores, self._local(allowed), strict=True))]
-        return _merge(found, k)
+        def one(n: int, local: np.ndarray | None) -> list[tuple[int, float]]:
+            return [(int(global_ids(n, [cid])[0]), score) for cid, score in self.stores[n].dense_search(vector, k, local)]
+
+        return _merge(list(self._pool.map(one, range(len(self.stores)), self._local(allowed))), k)
 
     def bm25_search(self, query: str, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         """Top-``k`` ``(global chunk id, score)`` by BM25 with the statistics of all shards together."""
         lexical = [store.current().lexical for store in self.stores]
         corpus = sum((index.statistics(query) for index in lexical[1:]), lexical[0].statistics(query))
-        found = []
-        for n, (index, local) in enumerate(zip(lexical, self._local(allowed), strict=True)):
+        def one(n: int, local: np.ndarray | None) -> list[tuple[int, float]]:
             if local is not None and not len(local):
-                continue
-            found.append([(int(global_ids(n, [cid])[0]), score) for cid, score in index.search(query, k, local, corpus)])
-        return _merge(found, k)
+                return []
+            return [(int(global_ids(n, [cid])[0]), score) for cid, score in lexical[n].search(query, k, local, corpus)]
+
+        return _merge(list(self._pool.map(one, range(len(self.stores)), self._local(allowed))), k)
 
     def close(self) -> None:
         """Close every shard."""
+        self._pool.shutdown(wait=True)
         for store in self.stores:
             store.close()
 
