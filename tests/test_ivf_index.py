@@ -127,8 +127,9 @@ def test_updates_and_deletes_stay_consistent_across_faiss_bm25_and_the_docstore(
             assert gone.id not in [p.doc_id for p in eng.search(gone.metadata["question"], k=10, mode=mode)]
             top = eng.search("zebrafish fin regeneration", k=1, mode=mode)[0]
             assert top.doc_id == changed.id and "Zebrafish" in top.text
-        counts = eng.info()["counts"]
-        assert counts["documents"] == 29 and counts["vectors"] == counts["chunks"]
+        info = eng.info()
+        assert info["counts"]["documents"] == 29 and info["counts"]["vectors"] == info["counts"]["chunks"]
+        assert info["factory"] == "IVF8,PQ48x4"
         snapshot = eng.store.current()
         _, stored = eng.store.docstore.live_ids()
         assert np.array_equal(snapshot.dense.ids(), stored) and np.array_equal(snapshot.lexical.ids(), stored)

@@ -35,7 +35,13 @@ from ragmed.config import IndexSettings
 from ragmed.errors import IndexCorruptError, IndexError_, IndexLockedError, IndexNotFoundError, ModelMismatchError
 from ragmed.index.analysis import LEXICAL_VERSION
 from ragmed.index.docstore import DocStore, Filters
-from ragmed.index.factory import load_lexical_index, load_vector_index, make_lexical_index, make_vector_index
+from ragmed.index.factory import (
+    ivfpq_options,
+    load_lexical_index,
+    load_vector_index,
+    make_lexical_index,
+    make_vector_index,
+)
 from ragmed.index.lock import WriterLock
 from ragmed.index.manifest import FORMAT_VERSION, MANIFEST, Manifest, checksums
 from ragmed.index.snapshot import CommitResult, IndexCounts, IndexInfo, Snapshot
@@ -82,8 +88,9 @@ class IndexStore:
         if (folder / MANIFEST).exists():
             return cls.open(folder, model_id, dimension, settings)
         folder.mkdir(parents=True, exist_ok=True)
+        factory = ivfpq_options(settings).factory if settings.vector_backend == "ivfpq" else settings.factory
         manifest = Manifest(name=folder.name, embedding_model=model_id, dimension=dimension,
-                            factory=settings.factory, ragmed_version=_version())
+                            factory=factory, ragmed_version=_version())
         store = cls(folder, manifest, settings)
         with store.lock.hold():
             if (folder / MANIFEST).exists():  # another process created it meanwhile
