@@ -11,7 +11,9 @@ For each size, in its own process (so ``ru_maxrss`` is that build's peak residen
 - build: train on ``--train-sample`` vectors, add the rest in batches, streaming float vectors to disk
   (``IVFPQIndex.build``); time, peak RSS, file sizes (codes and lists vs stored vectors);
 - exact top-10 of ``--queries`` held-out queries by brute force over the stored vectors, in batches;
-- per ``nprobe``: recall@10 against exact, and p50/p95 latency of one query at a time (one faiss thread).
+- per ``nprobe``: recall@10 against exact, and p50/p95 latency of one query at a time (one faiss thread);
+  the search process's peak RSS counts the file pages mapped around every stored row it reads (page cache,
+  reclaimable), so its anonymous memory is printed beside it.
 The load average is printed with each figure: the cores are shared, and other work shows in every number.
 
 Usage:
@@ -97,6 +99,13 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _anon_mb() -> float:
+    """Resident anonymous memory now (not the file pages mapped from the stored vectors and on-disk lists)."""
+    with open("/proc/self/status") as status:
+        line = next((x for x in status if x.startswith("RssAnon:")), "RssAnon: 0 kB")
+    return int(line.split()[1]) / 1024
+
+
 def _load() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -164,7 +173,7 @@ def measure(gaussian: Matched, built: dict[str, Any], options: IVFPQOptions, fol
         recall = float(np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact, strict=True)]))
         rows.append({"k_factor": k_factor, "nprobe": nprobe, "recall10": recall, "p50_ms": float(np.percentile(times, 50)),
                      "p95_ms": float(np.percentile(times, 95)), "load": f"{load} -> {_load()}",
-                     "exact_s": exact_s, "search_rss_mb": _rss_mb()})
+                     "exact_s": exact_s, "search_rss_mb": _rss_mb(), "search_anon_mb": _anon_mb()})
     return rows
 
 
