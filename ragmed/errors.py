@@ -10,6 +10,7 @@ Every error derives from ``RagmedError``::
     │   ├── IndexNotFoundError    the named index does not exist (lists the ones that do)
     │   ├── IndexCorruptError     a damaged or inconsistent index file
     │   ├── IndexLockedError      another process is writing to the index (names it)
+    │   ├── IndexNotTrainedError  an IVF index asked to search before its quantiser was trained
     │   └── ModelMismatchError    the index was built with another embedding model
     ├── RetrievalError       a search that cannot be run as asked (bad filter, bad mode)
     ├── GenerationError      a generator backend failed or is unavailable
@@ -57,6 +58,10 @@ class IndexCorruptError(IndexError_):
 
 class IndexLockedError(IndexError_):
     """Another process held the index's writer lock for longer than the write was willing to wait."""
+
+
+class IndexNotTrainedError(IndexError_):
+    """An IVF index holding vectors was asked to search before its quantiser was trained."""
 
 
 class ModelMismatchError(IndexError_):

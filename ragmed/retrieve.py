@@ -14,7 +14,7 @@ from ragmed.config import RetrievalSettings
 from ragmed.embedding import Embedder
 from ragmed.errors import RetrievalError
 from ragmed.index.docstore import Filters
-from ragmed.index.store import IndexStore
+from ragmed.index.protocols import SearchableIndex
 from ragmed.text import is_blank
 from ragmed.types import Concept, Passage
 
@@ -188,7 +188,7 @@ class _RankingRetriever:
 
     name = ""
 
-    def __init__(self, store: IndexStore, embedder: Embedder, settings: RetrievalSettings,
+    def __init__(self, store: SearchableIndex, embedder: Embedder, settings: RetrievalSettings,
                  expander: Expander | None = None, reranker: Reranker | None = None) -> None:
         self.store, self.embedder, self.settings = store, embedder, settings
         self.expander, self.reranker = expander, reranker
@@ -305,7 +305,7 @@ RETRIEVERS: dict[str, type[_RankingRetriever]] = {
 MODES: tuple[str, ...] = tuple(RETRIEVERS)
 
 
-def make_retriever(store: IndexStore, embedder: Embedder, settings: RetrievalSettings, mode: str | None = None, *,
+def make_retriever(store: SearchableIndex, embedder: Embedder, settings: RetrievalSettings, mode: str | None = None, *,
                    expander: Expander | None = None, reranker: Reranker | None = None) -> Retriever:
     """The retriever for ``mode`` (``settings.mode`` when None).
 
@@ -327,7 +327,7 @@ class Retrieval:
         >>> retrieval.search("symptoms of type 2 diabetes", k=5, mode="hybrid")
     """
 
-    def __init__(self, store: IndexStore, embedder: Embedder, settings: RetrievalSettings,
+    def __init__(self, store: SearchableIndex, embedder: Embedder, settings: RetrievalSettings,
                  expander: Expander | None = None, reranker: Reranker | None = None) -> None:
         self.store, self.embedder, self.settings = store, embedder, settings
         self.expander, self.reranker = expander, reranker

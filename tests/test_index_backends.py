@@ -49,6 +49,30 @@ class TestFaissPQ(TestFaissFlat):
     exact = False
 
 
+class TestIVFPQ(VectorIndexContract):
+    """IVF-PQ codes with the shortlist re-scored exactly from the stored vectors."""
+
+    exact = False
+
+    def settings(self) -> IndexSettings:
+        return IndexSettings(root=Path("."), vector_backend="ivfpq", use_gpu=False, nprobe=4,
+                             ivfpq={"nlist": 8, "m": 8, "nbits": 4, "k_factor": 8})
+
+    def make(self) -> Any:
+        return make_vector_index(self.settings(), DIM)
+
+    def load(self, folder: Path, files: list[str]) -> Any:
+        return load_vector_index(self.settings(), folder, files, backend="ivfpq")
+
+
+class TestIVFPQOnDisk(TestIVFPQ):
+    """The same with the inverted lists written to a memory-mapped .ivfdata file."""
+
+    def settings(self) -> IndexSettings:
+        return super().settings().model_copy(update={"ivfpq": super().settings().ivfpq.model_copy(
+            update={"on_disk": True})})
+
+
 class TestBM25(LexicalIndexContract):
     def make(self) -> Any:
         return make_lexical_index(_settings())

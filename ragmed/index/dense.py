@@ -52,7 +52,9 @@ class DenseOptions:
 
 
 @dataclass(frozen=True)
-class _Segment:
+class Segment:
+    """Vectors added since the base was written, searched exactly until a merge folds them in."""
+
     ids: np.ndarray
     vectors: np.ndarray
 
@@ -81,7 +83,71 @@ class _Shared:
         return self._gpu
 
 
-class FaissIndex:
+class SegmentedIndex:
+    """What a vector index made of a shared base plus exact segments and tombstones has in common."""
+
+    segments: tuple[Segment, ...]
+    tombstones: np.ndarray
+    _count: int
+    _selector: Any
+
+    def _base_ids(self) -> np.ndarray:
+        """Ids held by the base, ascending."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def pending(self) -> int:
+        """Vectors and tombstones held outside the base (what ``compact`` would fold in)."""
+        return sum(len(s.ids) for s in self.segments) + len(self.tombstones)
+
+    def ids(self) -> np.ndarray:
+        """Ids of the live vectors, ascending."""
+        every = np.concatenate([self._base_ids(), *[s.ids for s in self.segments]])
+        return np.setdiff1d(every, self.tombstones) if len(self.tombstones) else np.sort(every)
+
+    @property
+    def dimension(self) -> int:
+        raise NotImplementedError
+
+    def _changed(self, add_ids: Sequence[int] | np.ndarray, add_vectors: np.ndarray,
+                 remove_ids: Sequence[int] | np.ndarray) -> tuple[tuple[Segment, ...], np.ndarray]:
+        """Segments and tombstones after adding ``add_vectors`` under ``add_ids`` and removing ``remove_ids``.
+
+        Raises:
+            IndexError_: the vectors do not have the index's dimension.
+        """
+        add = np.asarray(add_ids, dtype=np.int64)
+        vectors = np.ascontiguousarray(add_vectors, dtype=np.float32).reshape(len(add), -1) if len(add) else None
+        if vectors is not None and vectors.shape[1] != self.dimension:
+            raise IndexError_(f"vectors have dimension {vectors.shape[1]}, the index {self.dimension}")
+        return with_change(self._base_ids(), self.segments, self.tombstones, add, vectors,
+                           np.asarray(remove_ids, dtype=np.int64))
+
+    def _selector_for(self, allowed: np.ndarray | None) -> Any:
+        """A FAISS id selector skipping tombstones and, when given, ids not in ``allowed`` (None: select all)."""
+        selector = self._tombstone_selector()
+        if allowed is not None:
+            keep = _faiss().IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+            selector = _faiss().IDSelectorAnd(keep, selector) if selector is not None else keep
+            selector.referenced = keep  # keep the wrapped selector alive as long as this one
+        return selector
+
+    def _tombstone_selector(self) -> Any:
+        if not len(self.tombstones):
+            return None
+        if self._selector is None:
+            faiss = _faiss()
+            batch = faiss.IDSelectorBatch(self.tombstones)
+            selector = faiss.IDSelectorNot(batch)
+            selector.referenced = batch
+            self._selector = selector
+        return self._selector
+
+
+class FaissIndex(SegmentedIndex):
     """A FAISS base (``IndexIDMap2``, so chunks keep their 64-bit ids) plus exact segments and tombstones.
 
     Example:
@@ -90,7 +156,7 @@ class FaissIndex:
         7
     """
 
-    def __init__(self, base: Any, options: DenseOptions, segments: tuple[_Segment, ...] = (),
+    def __init__(self, base: Any, options: DenseOptions, segments: tuple[Segment, ...] = (),
                  tombstones: np.ndarray | None = None, shared: _Shared | None = None) -> None:
         self.base, self.options, self.segments = base, options, segments
         self.tombstones = tombstones if tombstones is not None else np.empty(0, dtype=np.int64)
@@ -134,18 +200,8 @@ class FaissIndex:
     def use_gpu(self) -> bool:
         return self._shared.use_gpu
 
-    def __len__(self) -> int:
-        return self._count
-
-    @property
-    def pending(self) -> int:
-        """Vectors and tombstones held outside the base (what ``compact`` would fold in)."""
-        return sum(len(s.ids) for s in self.segments) + len(self.tombstones)
-
-    def ids(self) -> np.ndarray:
-        """Ids of the live vectors, ascending."""
-        every = np.concatenate([self._shared.ids, *[s.ids for s in self.segments]])
-        return np.setdiff1d(every, self.tombstones) if len(self.tombstones) else np.sort(every)
+    def _base_ids(self) -> np.ndarray:
+        return self._shared.ids
 
     # -- changes ----------------------------------------------------------------------
     def apply(self, add_ids: Sequence[int] | np.ndarray, add_vectors: np.ndarray,
@@ -157,28 +213,8 @@ class FaissIndex:
         Raises:
             IndexError_: the vectors do not have the index's dimension.
         """
-        add = np.asarray(add_ids, dtype=np.int64)
-        vectors = np.ascontiguousarray(add_vectors, dtype=np.float32).reshape(len(add), -1) if len(add) else None
-        if vectors is not None and vectors.shape[1] != self.dimension:
-            raise IndexError_(f"vectors have dimension {vectors.shape[1]}, the index {self.dimension}")
-        removed = self._live_among(np.asarray(remove_ids, dtype=np.int64))
-        tombstones = np.union1d(self.tombstones, removed) if len(removed) else self.tombstones
-        segments = (*self.segments, _Segment(add, vectors)) if vectors is not None else self.segments
-        if len(segments) > MAX_SEGMENTS:
-            ids = np.concatenate([s.ids for s in segments])
-            live = ~np.isin(ids, tombstones)
-            segments = (_Segment(ids[live], np.concatenate([s.vectors for s in segments])[live]),)
-            tombstones = tombstones[_member(self._shared.ids, tombstones)]
+        segments, tombstones = self._changed(add_ids, add_vectors, remove_ids)
         return FaissIndex(self.base, self.options, segments, tombstones, self._shared)
-
-    def _live_among(self, ids: np.ndarray) -> np.ndarray:
-        if not len(ids):
-            return ids
-        ids = np.unique(ids)
-        held = _member(self._shared.ids, ids)
-        for segment in self.segments:
-            held |= np.isin(ids, segment.ids)
-        return np.setdiff1d(ids[held], self.tombstones)
 
     def compact(self) -> FaissIndex:
         """The same vectors in one FAISS base, without segments or tombstones.
@@ -194,7 +230,7 @@ class FaissIndex:
             np.empty((0, self.dimension), dtype=np.float32)
         live = ~np.isin(ids, self.tombstones)
         ids, vectors = ids[live], vectors[live]
-        gone = self.tombstones[_member(self._shared.ids, self.tombstones)]
+        gone = self.tombstones[member(self._shared.ids, self.tombstones)]
         base = None
         if self.base.is_trained and self.base.ntotal:
             base = faiss.clone_index(self.base)
@@ -227,34 +263,8 @@ class FaissIndex:
         q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         k = max(1, int(k))
         parts = [self._search_base(q, k, allowed)] if self.base.ntotal else []
-        for segment in self.segments:
-            parts.append(self._search_segment(segment, q, k, allowed))
-        scores = np.full((len(q), k), -np.inf, dtype=np.float32)
-        ids = np.full((len(q), k), -1, dtype=np.int64)
-        if not parts:
-            return scores, ids
-        all_scores = np.concatenate([p[0] for p in parts], axis=1)
-        all_ids = np.concatenate([p[1] for p in parts], axis=1)
-        all_scores[all_ids < 0] = -np.inf
-        for row in range(len(q)):
-            order = np.lexsort((all_ids[row], -all_scores[row]))[:k]
-            order = order[all_ids[row][order] >= 0]
-            scores[row, :len(order)], ids[row, :len(order)] = all_scores[row][order], all_ids[row][order]
-        return scores, ids
-
-    def _search_segment(self, segment: _Segment, q: np.ndarray, k: int,
-                        allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        scores = q @ segment.vectors.T
-        mask = np.ones(len(segment.ids), dtype=bool)
-        if len(self.tombstones):
-            mask &= ~np.isin(segment.ids, self.tombstones)
-        if allowed is not None:
-            mask &= np.isin(segment.ids, allowed)
-        scores[:, ~mask] = -np.inf
-        take = min(k, len(segment.ids))
-        top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
-        ids = np.where(np.take_along_axis(scores, top, axis=1) > -np.inf, segment.ids[top], -1)
-        return np.take_along_axis(scores, top, axis=1), ids
+        parts += [exact_search(s.ids, s.vectors, q, k, self.tombstones, allowed) for s in self.segments]
+        return merge_results(parts, len(q), k)
 
     def _search_base(self, q: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         faiss = _faiss()
@@ -265,12 +275,7 @@ class FaissIndex:
             drop = np.isin(ids, self.tombstones) | (~np.isin(ids, allowed) if allowed is not None else False)
             ids = np.where(drop, -1, ids)
             return np.where(drop, -np.inf, scores), ids
-        selector = self._tombstone_selector()
-        if allowed is not None:
-            keep = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-            selector = faiss.IDSelectorAnd(keep, selector) if selector is not None else keep
-            selector.referenced = keep  # keep the wrapped selector alive as long as this one
-        params = self._params(faiss, selector)
+        params = self._params(faiss, self._selector_for(allowed))
         take = min(k, int(self.base.ntotal))
         try:
             found: tuple[np.ndarray, np.ndarray] = (index.search(q, take, params=params) if params is not None
@@ -281,17 +286,6 @@ class FaissIndex:
                 raise
             self._shared.selectors = False  # e.g. a plain PQ index takes no search parameters
             return self._search_base(q, k, allowed)
-
-    def _tombstone_selector(self) -> Any:
-        if not len(self.tombstones):
-            return None
-        if self._selector is None:
-            faiss = _faiss()
-            batch = faiss.IDSelectorBatch(self.tombstones)
-            selector = faiss.IDSelectorNot(batch)
-            selector.referenced = batch
-            self._selector = selector
-        return self._selector
 
     def _params(self, faiss: Any, selector: Any) -> Any:
         upper = self.options.factory.upper()
@@ -311,7 +305,85 @@ class FaissIndex:
         return [name]
 
 
-def _member(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+def with_change(base_ids: np.ndarray, segments: tuple[Segment, ...], tombstones: np.ndarray, add: np.ndarray,
+                vectors: np.ndarray | None, remove: np.ndarray) -> tuple[tuple[Segment, ...], np.ndarray]:
+    """Segments and tombstones after adding ``vectors`` under ``add`` and removing ``remove``.
+
+    Args:
+        base_ids: ids held by the base, ascending.
+        segments: exact segments held beside the base.
+        tombstones: removed ids the base (or a segment) still holds.
+        add: ids of the added vectors.
+        vectors: the added vectors, or None when nothing is added.
+        remove: ids to remove; those not held are ignored.
+
+    Returns:
+        The new ``(segments, tombstones)``; past ``MAX_SEGMENTS`` the segments are merged into one.
+    """
+    removed = _live_among(base_ids, segments, tombstones, remove)
+    tombstones = np.union1d(tombstones, removed) if len(removed) else tombstones
+    segments = (*segments, Segment(add, vectors)) if vectors is not None else segments
+    if len(segments) > MAX_SEGMENTS:
+        ids = np.concatenate([s.ids for s in segments])
+        live = ~np.isin(ids, tombstones)
+        segments = (Segment(ids[live], np.concatenate([s.vectors for s in segments])[live]),)
+        tombstones = tombstones[member(base_ids, tombstones)]
+    return segments, tombstones
+
+
+def _live_among(base_ids: np.ndarray, segments: tuple[Segment, ...], tombstones: np.ndarray,
+                ids: np.ndarray) -> np.ndarray:
+    if not len(ids):
+        return ids
+    ids = np.unique(ids)
+    held = member(base_ids, ids)
+    for segment in segments:
+        held |= np.isin(ids, segment.ids)
+    return np.setdiff1d(ids[held], tombstones)
+
+
+def exact_search(ids: np.ndarray, vectors: np.ndarray, q: np.ndarray, k: int, tombstones: np.ndarray,
+                 allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` of ``vectors`` (ids ``ids``) by inner product with ``q``, skipping tombstones and ids not allowed.
+
+    Returns:
+        ``(scores, ids)`` of shape ``(len(q), min(k, len(ids)))``, unordered; id -1 where nothing passed.
+    """
+    scores = q @ vectors.T
+    mask = np.ones(len(ids), dtype=bool)
+    if len(tombstones):
+        mask &= ~np.isin(ids, tombstones)
+    if allowed is not None:
+        mask &= np.isin(ids, allowed)
+    scores[:, ~mask] = -np.inf
+    take = min(k, len(ids))
+    top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
+    found = np.where(np.take_along_axis(scores, top, axis=1) > -np.inf, ids[top], -1)
+    return np.take_along_axis(scores, top, axis=1), found
+
+
+def merge_results(parts: Sequence[tuple[np.ndarray, np.ndarray]], n_queries: int,
+                  k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The best ``k`` of several ``(scores, ids)`` results per query (ties by lower id), id -1 where none.
+
+    Returns:
+        ``(scores, ids)`` of shape ``(n_queries, k)``, best first.
+    """
+    scores = np.full((n_queries, k), -np.inf, dtype=np.float32)
+    ids = np.full((n_queries, k), -1, dtype=np.int64)
+    if not parts:
+        return scores, ids
+    all_scores = np.concatenate([p[0] for p in parts], axis=1)
+    all_ids = np.concatenate([p[1] for p in parts], axis=1)
+    all_scores[all_ids < 0] = -np.inf
+    for row in range(n_queries):
+        order = np.lexsort((all_ids[row], -all_scores[row]))[:k]
+        order = order[all_ids[row][order] >= 0]
+        scores[row, :len(order)], ids[row, :len(order)] = all_scores[row][order], all_ids[row][order]
+    return scores, ids
+
+
+def member(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Which ``ids`` are in ``sorted_ids`` (ascending)."""
     if not len(sorted_ids) or not len(ids):
         return np.zeros(len(ids), dtype=bool)

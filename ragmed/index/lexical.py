@@ -29,6 +29,22 @@ MAX_SEGMENTS = 8
 """Segments kept beside the base before the newer ones are merged into one."""
 
 
+@dataclass(frozen=True)
+class CorpusStats:
+    """The collection statistics BM25 scores a query with: live texts, their total length, and each query
+    term's document frequency. Summed over shards, they let every shard score as one index over all of them.
+    """
+
+    n: int
+    total_length: float
+    df: dict[str, float]
+
+    def __add__(self, other: CorpusStats) -> CorpusStats:
+        terms = self.df.keys() | other.df.keys()
+        return CorpusStats(self.n + other.n, self.total_length + other.total_length,
+                           {t: self.df.get(t, 0.0) + other.df.get(t, 0.0) for t in terms})
+
+
 class Vocabulary:
     """Term to column id, shared by every version of one index (terms are only ever appended)."""
 
@@ -38,10 +54,6 @@ class Vocabulary:
 
     def __len__(self) -> int:
         return len(self.terms)
-
-    def lookup(self, tokens: Sequence[str]) -> np.ndarray:
-        """Column ids of the known tokens (unknown ones are left out), repeats kept."""
-        return np.fromiter((self.ids[t] for t in tokens if t in self.ids), dtype=np.int64)
 
     def add(self, tokens: Sequence[str]) -> np.ndarray:
         """Column ids of ``tokens``, giving new terms new ids."""
@@ -198,20 +210,32 @@ class BM25Index:
         return BM25Index(self.vocabulary, (*keep, merged), tombstones, self.df, self.total_length, self.k1, self.b)
 
     # -- search -----------------------------------------------------------------------
-    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+    def statistics(self, query: str) -> CorpusStats:
+        """This index's collection statistics for the terms of ``query``."""
+        known = self._known(analyze(query))
+        return CorpusStats(self._count, self.total_length,
+                           {t: float(self.df[self.vocabulary.ids[t]]) for t in known})
+
+    def _known(self, tokens: Sequence[str]) -> list[str]:
+        return [t for t in tokens if self.vocabulary.ids.get(t, len(self.df)) < len(self.df)]
+
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None,
+               corpus: CorpusStats | None = None) -> list[tuple[int, float]]:
         """Top-``k`` ``(chunk id, score)`` pairs with a positive BM25 score, best first.
 
         Args:
             query: the query text (analysed like the indexed texts).
             k: results wanted.
             allowed: when given, only these chunk ids may be returned.
+            corpus: statistics to score with instead of this index's own (those of all shards together).
         """
-        terms = self.vocabulary.lookup(analyze(query))
-        terms = terms[terms < len(self.df)]
+        known = self._known(analyze(query))
+        terms = np.fromiter((self.vocabulary.ids[t] for t in known), dtype=np.int64, count=len(known))
         if not len(terms) or self._count <= 0 or k <= 0:
             return []
-        n, avgdl = float(self._count), max(self.total_length / self._count, 1e-9)
-        df = self.df[terms]
+        count, total = (self._count, self.total_length) if corpus is None else (corpus.n, corpus.total_length)
+        n, avgdl = float(count), max(total / count, 1e-9)
+        df = self.df[terms] if corpus is None else np.array([corpus.df[t] for t in known])
         idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
         found_ids: list[np.ndarray] = []
         found_scores: list[np.ndarray] = []

@@ -1,8 +1,8 @@
-"""The two interfaces of the index stage: a vector index and a lexical index.
+"""The interfaces of the index stage: a vector index, a lexical index, and what retrieval searches.
 
-Both are immutable values: ``apply`` returns a new index that shares unchanged data with the old
-one, so a reader holding the old one keeps a consistent snapshot while a write is applied. Both are
-keyed by the docstore's chunk ids. A backend for either lives in its own module and is chosen by
+The vector and lexical indexes are immutable values: ``apply`` returns a new index that shares unchanged
+data with the old one, so a reader holding the old one keeps a consistent snapshot while a write is
+applied. Both are keyed by the docstore's chunk ids. A backend for either lives in its own module and is chosen by
 ``ragmed.index.factory`` from ``IndexSettings``; ``tests/index_contracts.py`` holds the contract
 tests every backend runs.
 """
@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+from ragmed.index.docstore import Filters
+from ragmed.index.lexical import CorpusStats
+from ragmed.types import Passage
 
 
 class VectorIndex(Protocol):
@@ -70,8 +74,14 @@ class LexicalIndex(Protocol):
         """A new index with ``remove_ids`` gone and the texts added; this one is unchanged."""
         ...
 
-    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """Top-``k`` ``(chunk id, score)`` pairs with a positive score, best first."""
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None,
+               corpus: CorpusStats | None = None) -> list[tuple[int, float]]:
+        """Top-``k`` ``(chunk id, score)`` pairs with a positive score, best first; scored with ``corpus``'s
+        collection statistics instead of this index's own when given (several shards ranked as one)."""
+        ...
+
+    def statistics(self, query: str) -> CorpusStats:
+        """The collection statistics the terms of ``query`` are scored with here."""
         ...
 
     def compact(self) -> LexicalIndex:
@@ -80,4 +90,33 @@ class LexicalIndex(Protocol):
 
     def save(self, folder: Path, stem: str) -> list[str]:
         """Write the compacted index into ``folder`` under names starting with ``stem``; return the names."""
+        ...
+
+
+class DocumentLookup(Protocol):
+    """What retrieval reads from a docstore beside the rankings."""
+
+    def passages(self, chunk_ids: Sequence[int]) -> dict[int, Passage]: ...
+
+    def document_of(self, chunk_ids: Sequence[int]) -> dict[int, str]: ...
+
+    def vectors(self, chunk_ids: Sequence[int]) -> dict[int, np.ndarray]: ...
+
+
+class SearchableIndex(Protocol):
+    """What retrieval searches: one ``IndexStore``, or several shards searched as one (``ShardSet``)."""
+
+    @property
+    def docstore(self) -> DocumentLookup: ...
+
+    def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
+        """Chunk ids passing ``filters``, or None when there is nothing to filter."""
+        ...
+
+    def dense_search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        """Top-``k`` ``(chunk id, score)`` by inner product with ``vector``."""
+        ...
+
+    def bm25_search(self, query: str, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        """Top-``k`` ``(chunk id, score)`` by the lexical ranking of ``query``."""
         ...

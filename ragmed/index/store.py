@@ -35,7 +35,13 @@ from ragmed.config import IndexSettings
 from ragmed.errors import IndexCorruptError, IndexError_, IndexLockedError, IndexNotFoundError, ModelMismatchError
 from ragmed.index.analysis import LEXICAL_VERSION
 from ragmed.index.docstore import DocStore, Filters
-from ragmed.index.factory import load_lexical_index, load_vector_index, make_lexical_index, make_vector_index
+from ragmed.index.factory import (
+    ivfpq_options,
+    load_lexical_index,
+    load_vector_index,
+    make_lexical_index,
+    make_vector_index,
+)
 from ragmed.index.lock import WriterLock
 from ragmed.index.manifest import FORMAT_VERSION, MANIFEST, Manifest, checksums
 from ragmed.index.snapshot import CommitResult, IndexCounts, IndexInfo, Snapshot
@@ -45,7 +51,7 @@ from ragmed.version import ragmed_version
 logger = logging.getLogger(__name__)
 DOCSTORE = "docstore.sqlite"
 CONCEPTS = "concepts.sqlite"
-_DERIVED = ("dense-*.faiss", "lexical-*.npz", "bm25-*", ".dense-*", ".lexical-*", ".bm25-*")
+_DERIVED = ("dense-*.faiss", "dense-*.npy", "dense-*.ivfdata", "lexical-*.npz", "bm25-*", ".dense-*", ".lexical-*", ".bm25-*")
 
 __all__ = ["CONCEPTS", "DOCSTORE", "CommitResult", "IndexCounts", "IndexInfo", "IndexStore", "Snapshot",
            "list_indexes"]
@@ -83,8 +89,9 @@ class IndexStore:
         if (folder / MANIFEST).exists():
             return cls.open(folder, model_id, dimension, settings)
         folder.mkdir(parents=True, exist_ok=True)
+        factory = ivfpq_options(settings).factory if settings.vector_backend == "ivfpq" else settings.factory
         manifest = Manifest(name=folder.name, embedding_model=model_id, dimension=dimension,
-                            factory=settings.factory, ragmed_version=ragmed_version())
+                            factory=factory, ragmed_version=ragmed_version())
         store = cls(folder, manifest, settings)
         with store.lock.hold():
             if (folder / MANIFEST).exists():  # another process created it meanwhile
@@ -318,7 +325,7 @@ class IndexStore:
                     written += 1
             snapshot = self.refresh()
             if merge:
-                self._merge_to_disk(force=False)
+                self._merge_to_disk(force=bool(getattr(snapshot.dense, "can_train", False)))
             return CommitResult(written, deleted, snapshot.revision)
 
     def merge_if_due(self) -> None:
