@@ -615,3 +615,27 @@ def test_schemathesis_finds_no_mismatch(small_index: Any, tmp_path_factory: pyte
             assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     finally:
         engine.close()
+
+
+@pytest.mark.unit
+def test_every_json_operation_declares_its_success_and_error_schemas() -> None:
+    from ragmed.config import Settings
+
+    spec = create_app(Settings()).openapi()
+    undeclared = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            success = [r for code, r in responses.items() if code.startswith("2")]
+            json_bodies = [r["content"]["application/json"] for r in success if "application/json" in r.get("content", {})]
+            if path in ("/", "/docs", "/docs/swagger", "/metrics"):
+                continue  # a web page, the API docs and Prometheus text, not JSON
+            if not json_bodies or not all("schema" in body and body["schema"] for body in json_bodies):
+                undeclared.append((method, path, "success"))
+            for code, response in responses.items():
+                if code[0] in "45" and "schema" not in response.get("content", {}).get("application/json", {}):
+                    undeclared.append((method, path, code))
+            if path.startswith("/v1/") and "401" not in responses and path != "/v1/attribution":
+                undeclared.append((method, path, "401"))
+    assert undeclared == []
+    assert {"/v1/ask", "/v1/search", "/v1/documents", "/v1/chat/completions", "/healthz"} <= set(spec["paths"])
