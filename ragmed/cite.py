@@ -7,8 +7,8 @@ there when one states it (the model numbered the citation wrongly). A claim is n
 whose document is about another condition than the question asks, unless the claim names that condition
 (``ragmed.verify.topic``), nor by a passage lacking one of its numbers, nor by a window when the claim names a
 condition that neither the window names nor the passage's document is about ("Hepatitis A is caused by the
-hepatitis B virus" against the hepatitis B page). A bare "Yes." or "No." states nothing checkable and is dropped. Unsupported list items are dropped
-and the list is rewritten; a sentence with an unsupported clause is dropped. Kept sentences get markers
+hepatitis B virus" against the hepatitis B page). A bare "Yes." or "No." states nothing checkable and is
+dropped. Unsupported list items are dropped and the list is rewritten; a sentence with an unsupported clause is dropped. Kept sentences get markers
 renumbered 1..N in order of first use, one ``Citation`` per supporting evidence window (the exact text and
 its character span in the document). When nothing is supported the answer abstains.
 
@@ -188,6 +188,7 @@ class CheckSession:
         self._numbering: dict[tuple[int, int, int], Citation] = {}
         self._seen: set[str] = set()
         self._bare: dict[str, str] = {}
+        self._named: dict[str, set[str]] = {}
         self.out = CheckedAnswer(text="")
         self._kept: list[str] = []
 
@@ -278,7 +279,9 @@ class CheckSession:
         topic = self.checker.topic
         if topic is None:
             return False
-        named = topic.named(claim)
+        if claim not in self._named:
+            self._named[claim] = topic.named(claim)
+        named = self._named[claim]
         if not named:
             return False
         backed = topic.named(window) | topic.focus(self.passages[index])
