@@ -18,7 +18,7 @@ def _pubmedqa_documents(data_dir, n=40):  # type: ignore[no-untyped-def]
     records = json.loads((data_dir / "pubmedqa" / "pqal_public_500.json").read_text())
     docs = []
     for pmid, record in list(records.items())[:n]:
-        text, sections, position = "", [], 0
+        text, sections = "", []
         for label, context in zip(record["LABELS"], record["CONTEXTS"]):
             start = len(text)
             text += context + "\n\n"

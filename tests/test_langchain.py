@@ -8,10 +8,10 @@ import pytest
 
 pytest.importorskip("langchain_core", reason="the langchain extra is not installed")
 
-from langchain_core.prompts import PromptTemplate  # noqa: E402
-from langchain_core.runnables import RunnableLambda, RunnablePassthrough  # noqa: E402
+from langchain_core.prompts import PromptTemplate
+from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 
-from ragmed.langchain import RagmedRetriever  # noqa: E402
+from ragmed.langchain import RagmedRetriever
 
 pytestmark = pytest.mark.integration
 
