@@ -64,7 +64,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, i
         settings: settings (read from ``RAGMED_*`` when None); ``settings.api`` sets keys, limits and CORS.
         engine: an open engine to serve; when None the lifespan opens ``Engine.open(settings, index)``
             in the background and ``/readyz`` turns 200 once it is loaded and warm.
-        index: index name when the engine is opened here (``settings.index.name`` when None).
+        index: index name when the engine is opened here (when None, the shard set ``settings.index.shards``
+            if it lists any, else ``settings.index.name``).
 
     Returns:
         The FastAPI app.
@@ -79,12 +80,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, i
         limiter=RateLimiter(settings.api.rate_limit_per_minute, settings.api.rate_limit_storage),
         pool=AnswerPool(settings.api.answer_workers, settings.api.answer_queue),
         hasher=LogHasher(load_hash_key(settings)),
-        index=index or settings.index.name,
+        index=index or serving_name(settings),
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loading = asyncio.create_task(_load(runtime, engine))
+        loading = asyncio.create_task(_load(runtime, engine, index))
         try:
             yield
         finally:
@@ -121,13 +122,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, i
     return app
 
 
-async def _load(runtime: Runtime, engine: Engine | None) -> None:
+def serving_name(settings: Settings) -> str:
+    """The name of what is served when no index is named: the shard set's indexes joined by '+', or the index."""
+    return "+".join(settings.index.shards) or settings.index.name
+
+
+async def _load(runtime: Runtime, engine: Engine | None, index: str | None) -> None:
     """Open the engine (unless given) and warm the embedder, index and default generator."""
     try:
         if engine is None:
             from ragmed.engine import Engine
 
-            engine = await run_in_threadpool(Engine.open, runtime.settings, runtime.index)
+            engine = await run_in_threadpool(Engine.open, runtime.settings, index)
         runtime.engine = engine
         await run_in_threadpool(_warm, engine)
         runtime.ready = True
@@ -154,7 +160,7 @@ def serve(settings: Settings | None = None, host: str | None = None, port: int |
         settings: settings (``RAGMED_*`` when None).
         host: bind address (``settings.api.host`` when None).
         port: port (``settings.api.port`` when None).
-        index: index to serve (``settings.index.name`` when None).
+        index: index to serve (the shard set ``settings.index.shards`` or ``settings.index.name`` when None).
     """
     import uvicorn
 

@@ -19,8 +19,9 @@ def serve(
 ) -> None:
     """Serve the HTTP API and the web page."""
     from api import serve as serve_api
+    from api.app import serving_name
 
     settings = _settings()
     url = f"http://{host or settings.api.host}:{port or settings.api.port}/"
-    console.print(f"ragmed serving index '{index or settings.index.name}' at {url} (API docs at {url}docs)")
+    console.print(f"ragmed serving index '{index or serving_name(settings)}' at {url} (API docs at {url}docs)")
     serve_api(settings, host, port, index)

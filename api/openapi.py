@@ -19,7 +19,9 @@ _WHY = {
     415: "The Content-Type is not one this endpoint reads.",
     422: "A field is invalid; the message and 'errors' name it.",
     429: "Rate limit exceeded; retry after Retry-After seconds.",
-    503: "The index is loading, a generator is unavailable, or the answer queue is full; retry after Retry-After seconds.",
+    503: "The index is loading or cannot be read (the message names a shard of a shard set that is missing, "
+         "damaged or failed, unless index.allow_partial), a generator is unavailable, or the answer queue is "
+         "full; retry after Retry-After seconds.",
     504: "The request took longer than api.request_timeout_s.",
 }
 _RETRY = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}

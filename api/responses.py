@@ -95,6 +95,18 @@ class PassageOut(BaseModel):
     document: str = Field(description="API path of the passage's document.")
 
 
+class SkippedShardOut(BaseModel):
+    """An index shard left out of the search (the server runs a shard set with index.allow_partial)."""
+
+    name: str = Field(description="The shard's index name (its folder's name).")
+    path: str = Field(description="The shard's folder.")
+    reason: str = Field(description="Why it was left out: the error naming the shard and what is wrong with it.")
+
+
+_SKIPPED = ("Shards of the server's shard set left out of this search, which the other shards answered; empty "
+            "when every shard served.")
+
+
 class AnswerOut(BaseModel):
     """A checked, cited answer."""
 
@@ -112,6 +124,7 @@ class AnswerOut(BaseModel):
     timings: dict[str, float]
     index_revision: int | None
     choice: str | None = None
+    skipped_shards: list[SkippedShardOut] = Field(default_factory=list, description=_SKIPPED)
     emergency: bool = Field(description="Whether emergency guidance leads the answer.")
 
 
@@ -121,6 +134,7 @@ class SearchOut(BaseModel):
     passages: list[PassageOut]
     index_revision: int
     timings: dict[str, float]
+    skipped_shards: list[SkippedShardOut] = Field(default_factory=list, description=_SKIPPED)
 
 
 class DocumentOut(BaseModel):

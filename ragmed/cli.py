@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ragmed.config import Settings, load_settings
 from ragmed.errors import ConfigError, InvalidRequestError, RagmedError
 from ragmed.text import is_blank
-from ragmed.types import Answer, IngestReport, Passage
+from ragmed.types import Answer, IngestReport, Passage, SkippedShard
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -94,7 +94,8 @@ def _open(settings: Settings, index: str | None, quiet: bool = False):  # type: 
     from ragmed.engine import Engine
 
     name = index or settings.index.name
-    building = not (settings.index.root / name / "docstore.sqlite").exists() and name == settings.index.name
+    building = (not (settings.index.root / name / "docstore.sqlite").exists() and name == settings.index.name
+                and not (index is None and settings.index.shards))
     if building and not quiet:
         console.print(f"Building the '{name}' index from {settings.knowledge.parent} (first use only)...")
     with progress_bar(building and not quiet) as update:
@@ -232,9 +233,12 @@ def search(
     settings = _settings()
     filters = {"sources": source or None, "year_min": year_min, "year_max": year_max}
     try:
-        passages = _open(settings, index, quiet=as_json).search(query, k=k, mode=mode, filters=filters)
+        engine = _open(settings, index, quiet=as_json)
+        with engine.skipped_shards() as skipped:
+            passages = engine.search(query, k=k, mode=mode, filters=filters)
     except RagmedError as exc:
         _fail(exc)
+    _print_skipped(skipped)
     if as_json:
         out.print_json(json.dumps([p.to_dict() for p in passages]))
         return
@@ -312,6 +316,12 @@ def _stream(engine, question, audience, k, filters, generator, draft) -> Answer:
     return answer
 
 
+def _print_skipped(skipped: list[SkippedShard]) -> None:
+    """Warn (on stderr) that the results come from part of the shard set, naming each shard left out and why."""
+    for shard in skipped:
+        console.print(f"[yellow]warning:[/yellow] shard {escape(shard.name)!r} left out: {escape(shard.reason)}")
+
+
 def _print_answer(answer: Answer, attribution: list[dict[str, str]], streamed: bool = False) -> None:
     if not streamed:
         for flag in answer.flags:
@@ -320,6 +330,8 @@ def _print_answer(answer: Answer, attribution: list[dict[str, str]], streamed: b
         out.print(answer.text + "\n")
     if answer.fallback_reason:
         out.print(f"[yellow]note:[/yellow] {answer.fallback_reason}")
+    for shard in answer.skipped_shards:
+        out.print(f"[yellow]note:[/yellow] answered without shard {escape(shard.name)!r}: {escape(shard.reason)}")
     for c in answer.citations:
         where = c.url or c.doc_id
         out.print(f"[bold][{c.n}][/bold] {c.title} — {where}\n     \"{c.sentence}\" [dim](chars {c.start}-{c.end} of {c.doc_id})[/dim]")

@@ -72,6 +72,12 @@ class IVFPQSettings(_Section):
 class IndexSettings(_Section):
     root: Path = Field(default_factory=default_index_root, description="Folder that holds one sub-folder per index.")
     name: str = Field("starter", description="Index used when none is named.")
+    shards: list[str] = Field(
+        default_factory=list, description="Index names under `root` searched together as one (a shard set) "
+        "when no index is named; they must share one embedding model and dimension. Empty: the index `name`.")
+    allow_partial: bool = Field(
+        False, description="A shard set keeps answering from its other shards when a shard cannot be opened or "
+        "fails a search, and the answer names the shards left out; when false that is an error naming the shard.")
     factory: str = Field("Flat", description="FAISS index factory string (Flat, IVF256,Flat, HNSW32, IVF256,PQ16...).")
     use_gpu: bool = Field(True, description="Move the index to the GPU for search when faiss reports one.")
     nprobe: int = Field(16, description="IVF lists probed per query.", gt=0)

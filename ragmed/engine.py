@@ -1,4 +1,4 @@
-"""The engine: one object that asks, searches, adds and deletes over one index.
+"""The engine: one object that asks, searches, adds and deletes over one index (or searches a shard set).
 
 The CLI, the HTTP API and the evaluation harness all go through ``Engine``.
 """
@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,12 @@ from ragmed.embedding import Embedder, shared_embedder
 from ragmed.errors import ConfigError, InvalidRequestError, RequestCancelledError
 from ragmed.generate.relevance import RelevanceGate
 from ragmed.index.docstore import Filters
+from ragmed.index.shards import ShardSet
 from ragmed.index.store import CONCEPTS, IndexStore
 from ragmed.retrieve import Query, Retrieval, make_reranker
 from ragmed.safety import Triage, TriageResult, make_triage, redact_passages
 from ragmed.text import is_blank
-from ragmed.types import Answer, AnswerEvent, Concept, Document, IngestReport, Passage, StreamEvent
+from ragmed.types import Answer, AnswerEvent, Concept, Document, IngestReport, Passage, SkippedShard, StreamEvent
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ def as_filters(filters: Filters | dict[str, Any] | None) -> Filters | None:
 
 
 class Engine:
-    """Ask cited questions, search, and maintain one index.
+    """Ask cited questions, search, and maintain one index; or ask and search a shard set (read only).
 
     Example:
         >>> engine = Engine.open()              # builds the starter index on first use
@@ -53,7 +55,7 @@ class Engine:
         >>> print(answer.text, [c.url for c in answer.citations])
     """
 
-    def __init__(self, settings: Settings, store: IndexStore, embedder: Embedder) -> None:
+    def __init__(self, settings: Settings, store: IndexStore | ShardSet, embedder: Embedder) -> None:
         self.settings, self.store, self.embedder = settings, store, embedder
         self.cache = open_cache(settings, embedder)
         self._ontology = _load_ontology(store.folder / CONCEPTS)
@@ -71,15 +73,21 @@ class Engine:
              build_if_missing: bool = True, progress: Progress | None = None) -> Engine:
         """Open ``indexes/<index>``; build the starter index from the knowledge manifest if it is missing.
 
+        When no index is named and ``settings.index.shards`` lists some, those indexes are opened as one shard
+        set (``ShardSet.open``; with ``settings.index.allow_partial`` a shard that cannot be opened is left out).
+
         Raises:
-            IndexNotFoundError: the index does not exist and is not the buildable default.
-            ModelMismatchError: the index was built with another embedding model.
-            IndexCorruptError: an index file is damaged.
+            IndexNotFoundError: the index (or a shard) does not exist and is not the buildable default.
+            ModelMismatchError: the index (or a shard) was built with another embedding model.
+            IndexCorruptError: an index file is damaged (naming the shard it belongs to).
         """
         settings = settings or load_settings()
+        embedder = shared_embedder(settings)
+        if index is None and settings.index.shards:
+            folders = [settings.index.root / shard for shard in settings.index.shards]
+            return cls(settings, ShardSet.open(folders, embedder.model_id, embedder.dimension, settings.index), embedder)
         name = index or settings.index.name
         folder = settings.index.root / name
-        embedder = shared_embedder(settings)
         if not (folder / "docstore.sqlite").exists():
             if not (build_if_missing and name == settings.index.name):
                 IndexStore.open(folder, None, None, settings.index)  # raises IndexNotFoundError listing indexes
@@ -110,6 +118,20 @@ class Engine:
     def concepts(self, text: str) -> list[Concept]:
         """Concepts linked in ``text`` with their codes (empty when the index has no ontology)."""
         return self._ontology.link(text) if self._ontology else []
+
+    @contextmanager
+    def skipped_shards(self) -> Iterator[list[SkippedShard]]:
+        """Collect the shards left out of the searches made inside the block (in this thread).
+
+        Yields:
+            The shards of a shard set served with ``index.allow_partial`` that could not be opened or failed a
+            search made inside the block, each once; always empty for a single index.
+        """
+        if isinstance(self.store, ShardSet):
+            with self.store.skipped_shards() as skipped:
+                yield skipped
+        else:
+            yield []
 
     def search(self, query: str, k: int | None = None, mode: str | None = None,
                filters: Filters | dict[str, Any] | None = None) -> list[Passage]:
@@ -194,11 +216,13 @@ class Engine:
                 self._answerers[(name, limit)] = Answerer(settings, self.embedder, generator, checker=checker, gate=gate)
             return self._answerers[(name, limit)]
 
-    def _retrieve(self, question: str, k: int | None, filters: Any, mode: str | None = None) -> tuple[Query, list[Passage], float]:
+    def _retrieve(self, question: str, k: int | None, filters: Any,
+                  mode: str | None = None) -> tuple[Query, list[Passage], float, list[SkippedShard]]:
         started = time.perf_counter()
         expanded = self.retriever.expand(question)
-        passages = self.retriever.search(question, k=k, mode=mode, filters=as_filters(filters), expanded=expanded)
-        return expanded, redact_passages(passages), time.perf_counter() - started
+        with self.skipped_shards() as skipped:
+            passages = self.retriever.search(question, k=k, mode=mode, filters=as_filters(filters), expanded=expanded)
+        return expanded, redact_passages(passages), time.perf_counter() - started, skipped
 
     def ask(self, question: str, audience: str | None = None, k: int | None = None,
             filters: Filters | dict[str, Any] | None = None, generator: str | None = None,
@@ -241,7 +265,7 @@ class Engine:
         question, audience = _clean(question), self._audience(audience)
         started = time.perf_counter()
         _check(cancel)
-        expanded, passages, retrieval_s = self._retrieve(question, k, filters)
+        expanded, passages, retrieval_s, skipped = self._retrieve(question, k, filters)
         _check(cancel)
         answerer = self.answerer(generator, max_new_tokens)
         triage = self._assess(question, audience, expanded)
@@ -249,6 +273,7 @@ class Engine:
                                      cancel=cancel):
             if isinstance(event, AnswerEvent):
                 event.answer.timings["triage_s"] = round(triage.seconds, 4)
+                event.answer.skipped_shards = skipped
                 event = AnswerEvent(self._finish(event.answer, expanded, retrieval_s, started))
             yield event
 
@@ -264,7 +289,7 @@ class Engine:
             raise InvalidRequestError(f"mode must be rag, oracle or closed-book, got {mode!r}")
         passages: list[Passage] = []
         if mode == "rag":
-            _, passages, _ = self._retrieve(_clean(question), k, None)
+            _, passages, _, _ = self._retrieve(_clean(question), k, None)
         elif mode == "oracle":
             passages = [Passage(chunk_id=-1 - i, doc_id=f"context:{i}", text=t, score=1.0, start=0, end=len(t))
                         for i, t in enumerate(context or [])]
@@ -304,20 +329,43 @@ class Engine:
         return info
 
     # -- writing -------------------------------------------------------------------
+    def _writable(self) -> IndexStore:
+        """The index that writes go to.
+
+        Raises:
+            InvalidRequestError: the engine serves a shard set, which is searched but not written to.
+        """
+        if isinstance(self.store, ShardSet):
+            raise InvalidRequestError(f"shard set {', '.join(s.folder.name for s in self.store.stores)} is read "
+                                      "only; write to one of its shards by naming its index")
+        return self.store
+
     def add(self, documents: Iterable[Document], progress: Progress | None = None) -> IngestReport:
-        """Add or update documents; only changed ones are embedded."""
-        return ingest(self.store, self.embedder, documents, self.settings, self.cache, progress)
+        """Add or update documents; only changed ones are embedded.
+
+        Raises:
+            InvalidRequestError: the engine serves a shard set.
+        """
+        return ingest(self._writable(), self.embedder, documents, self.settings, self.cache, progress)
 
     def add_paths(self, paths: Sequence[str | Path], format: str | None = None,
                   progress: Progress | None = None) -> IngestReport:
-        """Add every record of the given files or folders in any supported format."""
+        """Add every record of the given files or folders in any supported format.
+
+        Raises:
+            InvalidRequestError: the engine serves a shard set.
+        """
         report = IngestReport()
-        return ingest(self.store, self.embedder, read_sources(paths, report, format), self.settings,
+        return ingest(self._writable(), self.embedder, read_sources(paths, report, format), self.settings,
                       self.cache, progress, report)
 
     def delete(self, doc_ids: Sequence[str]) -> int:
-        """Delete documents by id; return how many existed."""
-        return delete(self.store, doc_ids)
+        """Delete documents by id; return how many existed.
+
+        Raises:
+            InvalidRequestError: the engine serves a shard set.
+        """
+        return delete(self._writable(), doc_ids)
 
     def close(self) -> None:
         self.store.close()

@@ -1,7 +1,8 @@
 """Plain typed objects passed between the stages of the flow.
 
 sources -> ``Document`` -> chunking -> ``Chunk`` -> index -> retrieval -> ``Passage``
--> generation -> citation check -> ``Answer`` (with ``Citation``, ``Concept`` and ``SafetyFlag``).
+-> generation -> citation check -> ``Answer`` (with ``Citation``, ``Concept``, ``SafetyFlag`` and any
+``SkippedShard`` a partial search left out).
 """
 
 from __future__ import annotations
@@ -151,6 +152,21 @@ class SafetyFlag:
 
 
 @dataclass
+class SkippedShard:
+    """An index shard left out of a search that the other shards answered (``index.allow_partial``).
+
+    ``reason`` is the error that left it out, naming the shard's folder and what is wrong with it.
+    """
+
+    name: str
+    path: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class AnswerSentence:
     """One sentence of an answer with the citation numbers that back it."""
 
@@ -167,7 +183,8 @@ class AnswerSentence:
 class Answer:
     """A cited answer. Filled by the extractive answerer and by every generator backend.
 
-    ``text`` carries ``[n]`` markers; each ``n`` is the ``n`` of one item in ``citations``.
+    ``text`` carries ``[n]`` markers; each ``n`` is the ``n`` of one item in ``citations``. ``skipped_shards``
+    names the shards of a shard set that were left out of its retrieval (the answer comes from the others).
     """
 
     question: str
@@ -184,6 +201,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     index_revision: int | None = None
     choice: str | None = None
+    skipped_shards: list[SkippedShard] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

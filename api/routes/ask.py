@@ -20,7 +20,7 @@ from api.schemas import AskRequest, FiltersIn, SearchRequest
 from api.serialize import answer_json, citation_json, passage_json
 from api.work import Job, cancelled_on_disconnect
 from ragmed.errors import RagmedError
-from ragmed.types import AnswerEvent, DraftEvent, LeadEvent, SentenceEvent, StreamEvent
+from ragmed.types import AnswerEvent, DraftEvent, LeadEvent, Passage, SentenceEvent, SkippedShard, StreamEvent
 
 router = APIRouter(prefix="/v1", tags=["ask"])
 
@@ -170,13 +170,18 @@ def answer_json_citations(event: SentenceEvent) -> list[dict[str, Any]]:
 @router.post("/search", summary="Retrieve passages", response_model=SearchOut,
              responses=errors(*BODY, *READ, 503))
 async def search(body: SearchRequest, request: Request, _: ReadAccess) -> Any:
-    """Return the top passages for ``query`` with scores and provenance."""
+    """Return the top passages for ``query`` with scores and provenance (and the shards a partial search left out)."""
     runtime = get_runtime(request)
     query = check_text(body.query, runtime, "query")
     note_text(request, "query_text", query)
     engine = runtime.require_engine()
     started = time.perf_counter()
-    passages = await run_blocking(engine.search, query, k=body.k, mode=body.mode, filters=filters_arg(body.filters))
+
+    def find() -> tuple[list[Passage], list[SkippedShard]]:
+        with engine.skipped_shards() as skipped:
+            return engine.search(query, k=body.k, mode=body.mode, filters=filters_arg(body.filters)), skipped
+
+    passages, skipped = await run_blocking(find)
     elapsed = time.perf_counter() - started
     runtime.metrics.stage.labels("search").observe(elapsed)
     return {
@@ -185,4 +190,5 @@ async def search(body: SearchRequest, request: Request, _: ReadAccess) -> Any:
         "passages": [passage_json(p) for p in passages],
         "index_revision": engine.revision,
         "timings": {"search_s": round(elapsed, 4)},
+        "skipped_shards": [shard.to_dict() for shard in skipped],
     }

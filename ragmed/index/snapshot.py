@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ragmed.index.protocols import LexicalIndex, VectorIndex
+from ragmed.types import SkippedShard
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,24 @@ class IndexInfo:
     sources: dict[str, int]
     gpu: bool
     updated: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ShardSetInfo:
+    """What ``ShardSet.info`` reports: the serving shards as one index, each of them, and the shards left out."""
+
+    name: str
+    revision: int
+    embedding_model: str
+    dimension: int
+    factory: str
+    counts: IndexCounts
+    sources: dict[str, int]
+    shards: list[IndexInfo]
+    skipped_shards: list[SkippedShard]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
