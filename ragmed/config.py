@@ -94,6 +94,11 @@ class IndexSettings(_Section):
     lexical_backend: Literal["bm25"] = Field("bm25", description="Lexical index backend of new indexes.")
     bm25_k1: float = Field(1.5, description="BM25 term-frequency saturation k1.", gt=0)
     bm25_b: float = Field(0.75, description="BM25 document-length normalisation b.", ge=0, le=1)
+    bm25_mmap: bool = Field(
+        True, description="Memory-map the BM25 base's postings, ids and lengths from its .npy files instead of reading "
+        "them into memory: opening reads only the vocabulary and term offsets, a query reads its terms' postings, and "
+        "the kernel's page cache holds what is read (shared between processes, dropped under memory pressure). Scores "
+        "are the same either way. An older base stored as one .npz file is always read into memory.")
     writer_timeout_s: float = Field(
         30.0, description="Seconds a write waits for another process's write to the same index before it fails "
         "with an error naming that process.", ge=0)

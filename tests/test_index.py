@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import KNOWLEDGE, REPO, make_settings
 
@@ -181,7 +182,7 @@ def test_write_killed_midway_leaves_a_loadable_index(engine, fresh_settings, mod
     reopened.close()
     names = sorted(p.name for p in folder.iterdir())
     assert not [n for n in names if n.startswith((".dense", ".lexical"))], names
-    assert len(list(folder.glob("dense-*.faiss"))) == 1 and len(list(folder.glob("lexical-*.npz"))) == 1, names
+    assert len(list(folder.glob("dense-*.faiss"))) == 1 and len(list(folder.glob("lexical-*.json"))) == 1, names
 
 
 def test_rebuild_from_a_changed_manifest_mirrors_it_and_keeps_other_documents(fresh_settings, embedder, tmp_path):
@@ -261,7 +262,7 @@ def test_a_write_leaves_the_base_files_alone_until_enough_changes_gather(fresh_s
     engine = Engine.open(settings, "t", build_if_missing=False)
     folder = engine.store.folder
     base = {name: value for name, value in _files(folder).items() if name.startswith(("dense-", "lexical-"))}
-    assert len(base) == 2
+    assert len([n for n in base if n.endswith((".faiss", ".json"))]) == 2
     new = _docs(start=200, n=12)
     engine.add(new[:2])
     assert {n: v for n, v in _files(folder).items() if n.startswith(("dense-", "lexical-"))} == base
@@ -270,7 +271,7 @@ def test_a_write_leaves_the_base_files_alone_until_enough_changes_gather(fresh_s
         assert doc.id in _top_ids(engine, doc.metadata["question"], k=3, mode="bm25")
     engine.add(new[2:])  # past 12 pending chunk changes: merged into new base files, the old ones swept
     after = {n for n in _files(folder) if n.startswith(("dense-", "lexical-"))}
-    assert len(after) == 2 and not after & set(base)
+    assert len(after) == len(base) and not after & set(base)
     info = engine.info()
     assert info["pending_changes"] == 0 and info["base_revision"] == info["revision"]
     expected = {d.id: _top_ids(engine, d.metadata["question"]) for d in new[:4]}
@@ -287,7 +288,7 @@ def test_an_index_of_the_first_format_is_upgraded_on_open(fresh_settings, tmp_pa
     shutil.copytree(REPO / "tests" / "fixtures" / "index-format-1", folder)
     engine = Engine.open(fresh_settings, "old", build_if_missing=False)
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["format_version"] == 2 and manifest["lexical_version"] == 2
+    assert manifest["format_version"] == 3 and manifest["lexical_version"] == 2
     assert not list(folder.glob("bm25-*")), "the old BM25 folder is swept"
     # Snowball stems: "diabetic" and "diabetes" meet, "study" and "studies" too (the old stemmer kept them apart)
     assert _top_ids(engine, "diabetic", k=1, mode="bm25") == ["fx:diabetes"]
@@ -298,3 +299,64 @@ def test_an_index_of_the_first_format_is_upgraded_on_open(fresh_settings, tmp_pa
     counts = engine.info()["counts"]
     assert counts["documents"] == 4 and counts["vectors"] == counts["chunks"] == counts["lexical"]
     engine.close()
+
+
+def _mapped(engine: Engine) -> bool:
+    """Whether the BM25 base this engine searches is memory-mapped from its files."""
+    base = engine.store.current().lexical.segments[0]  # type: ignore[attr-defined]
+    return all(isinstance(a, np.memmap) for a in (base.ids, base.lengths, base.by_term.indices, base.by_term.data))
+
+
+def test_an_index_of_the_second_format_opens_as_it_is_and_its_next_merge_writes_mapped_files(fresh_settings):
+    import shutil
+
+    settings = fresh_settings.model_copy(update={"index": fresh_settings.index.model_copy(
+        update={"merge_min_changes": 1, "merge_fraction": 0.0})})
+    folder = settings.index.root / "v2"
+    shutil.copytree(REPO / "tests" / "fixtures" / "index-format-2", folder)
+    engine = Engine.open(settings, "v2", build_if_missing=False)
+    assert json.loads((folder / "manifest.json").read_text())["format_version"] == 2, "opened without a rebuild"
+    assert (folder / "lexical-000001.npz").exists() and not _mapped(engine)
+    assert _top_ids(engine, "diabetic", k=1, mode="bm25") == ["fx:diabetes"]
+    assert _top_ids(engine, "wheezing inhaler", k=1, mode="bm25") == ["fx:asthma"]
+    engine.add([Document(id="fx:new", source="fixture", title="Gout", text="Gout flares cause a hot, swollen joint.")])
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["format_version"] == 3 and not list(folder.glob("lexical-*.npz"))
+    assert _mapped(engine) and _top_ids(engine, "swollen joint", k=1, mode="bm25") == ["fx:new"]
+    engine.close()
+    reopened = Engine.open(settings, "v2", build_if_missing=False)
+    assert _mapped(reopened)
+    assert _top_ids(reopened, "diabetic", k=1, mode="bm25") == ["fx:diabetes"]
+    assert _top_ids(reopened, "swollen joint", k=1, mode="bm25") == ["fx:new"]
+    reopened.close()
+
+
+def test_adds_and_deletes_on_a_memory_mapped_index_persist_through_a_merge(engine, fresh_settings):
+    docs, new = _docs(), _docs(start=200, n=4)
+    gone = docs[4]
+    assert _mapped(engine) and gone.id in _top_ids(engine, gone.metadata["question"], k=3, mode="bm25")
+    engine.delete([gone.id])
+    engine.add(new)
+    assert _mapped(engine), "the changes sit beside the mapped base"
+    for doc in new:
+        assert doc.id in _top_ids(engine, doc.metadata["question"], k=3, mode="bm25")
+    assert gone.id not in _top_ids(engine, gone.metadata["question"], k=10, mode="bm25")
+    questions = [d.metadata["question"] for d in [*docs[:8], *new]]
+    before = [_top_ids(engine, q, k=5, mode="bm25") for q in questions]
+    engine.store.flush()
+    assert _mapped(engine) and engine.info()["pending_changes"] == 0
+    assert [_top_ids(engine, q, k=5, mode="bm25") for q in questions] == before
+    engine.close()
+    reopened = Engine.open(fresh_settings, "t", build_if_missing=False)
+    assert _mapped(reopened) and [_top_ids(reopened, q, k=5, mode="bm25") for q in questions] == before
+    assert gone.id not in _top_ids(reopened, gone.metadata["question"], k=10, mode="bm25")
+    reopened.close()
+
+
+def test_a_truncated_bm25_postings_file_is_an_error_naming_it(engine, fresh_settings):
+    folder = engine.store.folder
+    postings = next(folder.glob("lexical-*.postings-rows.npy"))
+    engine.close()
+    postings.write_bytes(postings.read_bytes()[:-64])
+    with pytest.raises(IndexCorruptError, match=postings.name):
+        Engine.open(fresh_settings, "t", build_if_missing=False)

@@ -79,5 +79,5 @@ def load_lexical_index(settings: IndexSettings, folder: Path, files: Sequence[st
         IndexCorruptError: a file cannot be read.
     """
     if backend == "bm25":
-        return BM25Index.load(folder, files, k1=settings.bm25_k1, b=settings.bm25_b)
+        return BM25Index.load(folder, files, k1=settings.bm25_k1, b=settings.bm25_b, mmap=settings.bm25_mmap)
     raise ConfigError(f"unknown lexical index backend {backend!r} in {folder}; known: {', '.join(LEXICAL_BACKENDS)}")

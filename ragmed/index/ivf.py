@@ -40,6 +40,9 @@ from ragmed.index.dense import (
     member,
     merge_results,
 )
+from ragmed.index.npyfile import read_npy, write_npy
+
+_WHAT = "IVF-PQ index file"
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,7 @@ class IVFPQIndex(SegmentedIndex):
             ivf = _fill(_empty_like(trained), tee(), options)
         row_ids = np.concatenate(ids) if ids else np.empty(0, dtype=np.int64)
         files = [*_write_lists(ivf, folder, stem, options.on_disk), f"{stem}.vectors.npy", f"{stem}.ids.npy"]
-        atomic_write(folder / files[-1], lambda tmp: _save_npy(tmp, row_ids))
+        write_npy(folder / files[-1], row_ids)
         return cls.load(folder, files, options), files
 
     @classmethod
@@ -185,8 +188,8 @@ class IVFPQIndex(SegmentedIndex):
             raise IndexCorruptError(f"{path} holds a {type(ivf).__name__}, not an IVF-PQ index")
         if ".ivfdata" in names:
             _check_lists(ivf, folder / names[".ivfdata"])
-        vectors = _load_npy(folder / names["vectors"], np.float32, (int(ivf.ntotal), int(ivf.d)))
-        row_ids = np.array(_load_npy(folder / names["ids"], np.int64, (int(ivf.ntotal),)))
+        vectors = read_npy(folder / names["vectors"], np.float32, (int(ivf.ntotal), int(ivf.d)), _WHAT)
+        row_ids = read_npy(folder / names["ids"], np.int64, (int(ivf.ntotal),), _WHAT, mmap=False)
         on_disk = ".ivfdata" in names
         return cls(_Base(ivf, row_ids, vectors, chooses_gpu(options) and not on_disk), options)
 
@@ -321,8 +324,8 @@ class IVFPQIndex(SegmentedIndex):
         base = self.compact()._base
         files = [*_write_lists(base.ivf, folder, stem, self.options.on_disk and base.ivf.is_trained),
                  f"{stem}.vectors.npy", f"{stem}.ids.npy"]
-        atomic_write(folder / files[-2], lambda tmp: _save_npy(tmp, base.vectors))
-        atomic_write(folder / files[-1], lambda tmp: _save_npy(tmp, base.row_ids))
+        write_npy(folder / files[-2], base.vectors)
+        write_npy(folder / files[-1], base.row_ids)
         return files
 
 
@@ -432,21 +435,6 @@ def _check_lists(ivf: Any, data: Path) -> None:
 
 
 # -- stored vectors ---------------------------------------------------------------------
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    with open(path, "wb") as handle:
-        np.save(handle, np.ascontiguousarray(array))
-
-
-def _load_npy(path: Path, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
-    try:
-        array = np.load(path, mmap_mode="r") if shape[0] else np.load(path)
-    except (ValueError, OSError) as exc:
-        raise IndexCorruptError(f"cannot read IVF-PQ index file {path}: {exc}") from exc
-    if array.dtype != dtype or array.shape != shape:
-        raise IndexCorruptError(f"IVF-PQ index file {path} holds {array.dtype} {array.shape}, expected {shape}")
-    return np.asarray(array) if not shape[0] else array
-
-
 class _RowWriter:
     """Appends float32 rows to a ``.npy`` file without holding them, then writes its header (atomically renamed)."""
 

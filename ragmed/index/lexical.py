@@ -7,13 +7,29 @@ documents, average length, document frequencies) are kept exact through adds and
 scores equal those of an index built from scratch over the same texts. ``compact`` folds all
 segments into one; only a compacted index is written to disk (numpy arrays, no pickle).
 
+A compacted base is written as uncompressed ``.npy`` files and opened memory-mapped (``mmap=True``), so opening
+reads only the vocabulary and the term offsets, and a query reads the postings of its terms and the lengths of
+the rows they hit. Files of a base written under ``<stem>``::
+
+    <stem>.json                  rows, terms, postings, total length and the vocabulary (read into memory)
+    <stem>.ids.npy               chunk id of each row (int64, ascending)
+    <stem>.lengths.npy           token count of each row (float32)
+    <stem>.postings-indptr.npy   where each term's postings start (int64, terms + 1)
+    <stem>.postings-rows.npy     the row of each posting (int32), rows ascending within a term
+    <stem>.postings-tf.npy       the term frequency of each posting (float32)
+    <stem>.forward-indptr.npy    where each row's terms start (int64, rows + 1)
+    <stem>.forward-terms.npy     the term of each (row, term) pair (int32): a removal's document frequencies
+    <stem>.forward-tf.npy        its term frequency (float32)
+
+An older base, one ``<stem>.npz`` holding the row-major arrays, is still read (whole, into memory).
+
 Scoring is BM25 with Lucene's idf, ``log(1 + (N - df + 0.5) / (df + 0.5))``, and
 ``tf / (tf + k1 * (1 - b + b * dl / avgdl))`` per query token, the same as bm25s's "lucene" method.
 """
 
 from __future__ import annotations
 
-import io
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +37,17 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from ragmed.errors import IndexCorruptError
+from ragmed.errors import IndexCorruptError, IndexError_
 from ragmed.index.analysis import analyze
 from ragmed.index.atomic import atomic_write_bytes
+from ragmed.index.npyfile import read_npy, write_npy
 
 MAX_SEGMENTS = 8
 """Segments kept beside the base before the newer ones are merged into one."""
+_WHAT = "BM25 index file"
+_ARRAYS = {"ids": np.int64, "lengths": np.float32, "postings-indptr": np.int64, "postings-rows": np.int32,
+           "postings-tf": np.float32, "forward-indptr": np.int64, "forward-terms": np.int32, "forward-tf": np.float32}
+"""The arrays of a stored base, by file name part, with their dtypes."""
 
 
 @dataclass(frozen=True)
@@ -68,13 +89,48 @@ class Vocabulary:
 
 
 @dataclass(frozen=True)
+class _Lines:
+    """A compressed sparse matrix as its three arrays: line ``n`` (a row of a CSR, a column of a CSC) holds
+    ``indices[indptr[n]:indptr[n + 1]]`` with ``data`` at the same positions. The arrays are used as they are
+    (memory-mapped ones stay mapped, of any integer dtypes), unlike scipy's, which cast both index arrays to one.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+
+    @classmethod
+    def of(cls, matrix: sparse.csr_matrix | sparse.csc_matrix) -> _Lines:
+        return cls(matrix.indptr, matrix.indices, matrix.data)
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    def line(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and data of line ``n``."""
+        start, end = self.indptr[n], self.indptr[n + 1]
+        return self.indices[start:end], self.data[start:end]
+
+    def indices_of(self, lines: np.ndarray) -> np.ndarray:
+        """The indices of ``lines``, one after the other."""
+        starts, ends = np.asarray(self.indptr[lines], dtype=np.int64), np.asarray(self.indptr[lines + 1], dtype=np.int64)
+        counts = ends - starts
+        positions = np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
+        return np.asarray(self.indices[positions])
+
+    def csr(self, shape: tuple[int, int]) -> sparse.csr_matrix:
+        """The lines as the rows of a scipy CSR matrix (read into memory)."""
+        return sparse.csr_matrix((np.asarray(self.data), np.asarray(self.indices), np.asarray(self.indptr)), shape=shape)
+
+
+@dataclass(frozen=True)
 class _Segment:
-    """Rows of texts: chunk ids (ascending), token counts, term frequencies by term and by row."""
+    """Rows of texts: chunk ids (ascending), token counts, term frequencies by term (the postings) and by row."""
 
     ids: np.ndarray
     lengths: np.ndarray
-    by_term: sparse.csc_matrix
-    by_row: sparse.csr_matrix
+    by_term: _Lines
+    by_row: _Lines
 
     @classmethod
     def make(cls, ids: np.ndarray, rows: sparse.csr_matrix, lengths: np.ndarray) -> _Segment:
@@ -82,7 +138,8 @@ class _Segment:
         if not np.array_equal(order, np.arange(len(ids))):
             ids, rows, lengths = ids[order], rows[order], lengths[order]
         rows = sparse.csr_matrix(rows, dtype=np.float32)
-        return cls(np.asarray(ids, dtype=np.int64), np.asarray(lengths, dtype=np.float32), rows.tocsc(), rows)
+        return cls(np.asarray(ids, dtype=np.int64), np.asarray(lengths, dtype=np.float32), _Lines.of(rows.tocsc()),
+                   _Lines.of(rows))
 
     def rows_of(self, ids: np.ndarray) -> np.ndarray:
         """Row numbers of those ``ids`` that this segment holds."""
@@ -92,6 +149,18 @@ class _Segment:
         inside = pos < len(self.ids)
         pos, ids = pos[inside], ids[inside]
         return np.asarray(pos[self.ids[pos] == ids], dtype=np.int64)
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the ``k`` best positive scores, ties going to the lower row (the lower id), so that how the rows
+    are split into segments never changes which tied row makes the top ``k``."""
+    hit = np.flatnonzero(scores > 0)
+    if len(hit) <= k:
+        return hit
+    top = scores[hit]
+    kth = np.partition(top, len(top) - k)[len(top) - k]
+    above = hit[top > kth]
+    return np.concatenate([above, hit[top == kth][:k - len(above)]])
 
 
 def _count_rows(term_rows: list[np.ndarray], width: int) -> tuple[sparse.csr_matrix, np.ndarray]:
@@ -144,6 +213,8 @@ class BM25Index:
         """Ids of the live texts, ascending."""
         if not self.segments:
             return np.empty(0, dtype=np.int64)
+        if len(self.segments) == 1 and not len(self.tombstones):
+            return self.segments[0].ids
         every = np.concatenate([s.ids for s in self.segments])
         return np.setdiff1d(every, self.tombstones) if len(self.tombstones) else np.sort(every)
 
@@ -163,8 +234,7 @@ class BM25Index:
         for segment in self.segments:
             rows = segment.rows_of(removed)
             if len(rows):
-                hit = segment.by_row[rows]
-                np.subtract.at(df, hit.indices, 1.0)
+                np.subtract.at(df, segment.by_row.indices_of(rows), 1.0)
                 total -= float(segment.lengths[rows].sum())
         tombstones = np.union1d(self.tombstones, removed) if len(removed) else self.tombstones
         segments = self.segments
@@ -200,7 +270,7 @@ class BM25Index:
         """Segments from ``first`` on merged into one, their tombstoned rows dropped."""
         keep, rest = self.segments[:first], self.segments[first:]
         width = len(self.vocabulary)
-        rows = sparse.vstack([sparse.csr_matrix(s.by_row, shape=(len(s.ids), width)) for s in rest], format="csr")
+        rows = sparse.vstack([s.by_row.csr((len(s.ids), width)) for s in rest], format="csr")
         ids = np.concatenate([s.ids for s in rest])
         lengths = np.concatenate([s.lengths for s in rest])
         live = ~np.isin(ids, self.tombstones)
@@ -247,9 +317,7 @@ class BM25Index:
                 scores[~live] = 0.0
             if allowed is not None:
                 scores[~np.isin(segment.ids, allowed)] = 0.0
-            hit = np.flatnonzero(scores > 0)
-            if len(hit) > k:
-                hit = hit[np.argpartition(-scores[hit], k - 1)[:k]]
+            hit = _top(scores, k)
             found_ids.append(segment.ids[hit])
             found_scores.append(scores[hit])
         if not found_ids:
@@ -259,51 +327,100 @@ class BM25Index:
         return [(int(ids[i]), float(scores[i])) for i in order]
 
     def _score(self, segment: _Segment, terms: np.ndarray, idf: np.ndarray, avgdl: float) -> np.ndarray | None:
-        matrix = segment.by_term
+        postings = segment.by_term
         scores: np.ndarray | None = None
-        norm = self.k1 * (1.0 - self.b + self.b * segment.lengths / avgdl)
         for term, weight in zip(terms, idf, strict=True):
-            if term >= matrix.shape[1]:
+            if term >= len(postings):
                 continue
-            start, end = matrix.indptr[term], matrix.indptr[term + 1]
-            if start == end:
+            rows, tf = postings.line(term)
+            if not len(rows):
                 continue
-            rows, tf = matrix.indices[start:end], matrix.data[start:end]
             if scores is None:
                 scores = np.zeros(len(segment.ids), dtype=np.float32)
-            scores[rows] += weight * tf / (tf + norm[rows])
+            norm = self.k1 * (1.0 - self.b + self.b * segment.lengths[rows] / avgdl)
+            scores[rows] += weight * tf / (tf + norm)
         return scores
 
     # -- persistence ------------------------------------------------------------------
     def save(self, folder: Path, stem: str) -> list[str]:
-        """Write the compacted index as ``<stem>.npz`` in ``folder`` (atomically); return the file names."""
-        index = self.compact()
-        if index.segments:
-            base = index.segments[0]
-            used = np.unique(base.by_row.indices)
-        else:
-            base = _Segment.make(np.empty(0, dtype=np.int64), sparse.csr_matrix((0, 0), dtype=np.float32),
-                                 np.empty(0, dtype=np.float32))
-            used = np.empty(0, dtype=np.int64)
-        remap = np.full(max(len(self.vocabulary), 1), -1, dtype=np.int64)
-        remap[used] = np.arange(len(used))
-        vocabulary = "\n".join(self.vocabulary.terms[i] for i in used).encode("utf-8")
-        buffer = io.BytesIO()
-        np.savez(buffer, ids=base.ids, lengths=base.lengths, indptr=base.by_row.indptr.astype(np.int64),
-                 indices=remap[base.by_row.indices].astype(np.int32), data=base.by_row.data.astype(np.float32),
-                 vocabulary=np.frombuffer(vocabulary, dtype=np.uint8))
-        name = f"{stem}.npz"
-        atomic_write_bytes(folder / name, buffer.getvalue())
-        return [name]
+        """Write the compacted index as ``<stem>.json`` and ``<stem>.*.npy`` files in ``folder``, each atomically.
 
-    @classmethod
-    def load(cls, folder: Path, files: Sequence[str], k1: float = 1.5, b: float = 0.75) -> BM25Index:
-        """Read an index written by ``save``.
+        Terms no live text holds are left out of the stored vocabulary.
+
+        Returns:
+            The names of the files written, the ``.json`` first.
 
         Raises:
-            IndexCorruptError: a file is missing or damaged.
+            IndexError_: more rows or terms than 32-bit positions can number.
         """
+        index = self.compact()
+        base = index.segments[0] if index.segments else _Segment.make(
+            np.empty(0, dtype=np.int64), sparse.csr_matrix((0, 0), dtype=np.float32), np.empty(0, dtype=np.float32))
+        if max(len(base.ids), len(self.vocabulary)) >= 2**31:
+            raise IndexError_(f"a BM25 base holds at most 2^31 - 1 rows and terms, got {len(base.ids)} rows and "
+                              f"{len(self.vocabulary)} terms; split the corpus into shards")
+        counts = np.diff(base.by_term.indptr)
+        used = np.flatnonzero(counts)
+        remap = np.full(max(len(self.vocabulary), 1), -1, dtype=np.int32)
+        remap[used] = np.arange(len(used), dtype=np.int32)
+        arrays = {"ids": base.ids, "lengths": base.lengths,
+                  "postings-indptr": np.concatenate([[0], np.cumsum(counts[used], dtype=np.int64)]),
+                  "postings-rows": base.by_term.indices, "postings-tf": base.by_term.data,
+                  "forward-indptr": base.by_row.indptr, "forward-terms": remap[base.by_row.indices],
+                  "forward-tf": base.by_row.data}
+        files = [f"{stem}.json"]
+        for part, dtype in _ARRAYS.items():
+            files.append(f"{stem}.{part}.npy")
+            write_npy(folder / files[-1], np.asarray(arrays[part], dtype=dtype))
+        meta = {"rows": len(base.ids), "terms": len(used), "postings": len(base.by_term.indices),
+                "total_length": index.total_length, "vocabulary": [self.vocabulary.terms[i] for i in used]}
+        atomic_write_bytes(folder / files[0], json.dumps(meta, ensure_ascii=False).encode("utf-8"))
+        return files
+
+    @classmethod
+    def load(cls, folder: Path, files: Sequence[str], k1: float = 1.5, b: float = 0.75, mmap: bool = True) -> BM25Index:
+        """Read an index written by ``save``, or an older one written as a single ``.npz`` file.
+
+        Args:
+            folder: the index folder.
+            files: the names ``save`` returned.
+            k1: BM25 term-frequency saturation.
+            b: BM25 document-length normalisation.
+            mmap: map the ``.npy`` arrays read-only instead of reading them into memory (an older ``.npz`` base
+                is always read whole).
+
+        Raises:
+            IndexCorruptError: a file is missing, truncated, unreadable or disagrees with the others (the message
+                names it). The data inside the arrays is not read here: the manifest's checksums cover it.
+        """
+        if files[0].endswith(".npz"):
+            return cls._load_npz(folder / files[0], k1, b)
         path = folder / files[0]
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+            rows, terms, postings = int(meta["rows"]), int(meta["terms"]), int(meta["postings"])
+            total_length, vocabulary = float(meta["total_length"]), Vocabulary(meta["vocabulary"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexCorruptError(f"cannot read {_WHAT} {path}: {exc}") from exc
+        if len(vocabulary) != terms:
+            raise IndexCorruptError(f"{_WHAT} {path} lists {len(vocabulary)} terms, its header says {terms}")
+        stem = files[0].removesuffix(".json")
+        shapes = {"ids": rows, "lengths": rows, "postings-indptr": terms + 1, "postings-rows": postings,
+                  "postings-tf": postings, "forward-indptr": rows + 1, "forward-terms": postings, "forward-tf": postings}
+        arrays = {part: read_npy(folder / f"{stem}.{part}.npy", dtype, (shapes[part],), _WHAT, mmap)
+                  for part, dtype in _ARRAYS.items()}
+        for part in ("postings-indptr", "forward-indptr"):
+            if int(arrays[part][0]) != 0 or int(arrays[part][-1]) != postings:
+                raise IndexCorruptError(f"{_WHAT} {folder / f'{stem}.{part}.npy'} does not span the {postings} postings")
+        segment = _Segment(arrays["ids"], arrays["lengths"],
+                           _Lines(arrays["postings-indptr"], arrays["postings-rows"], arrays["postings-tf"]),
+                           _Lines(arrays["forward-indptr"], arrays["forward-terms"], arrays["forward-tf"]))
+        df = np.diff(arrays["postings-indptr"]).astype(np.float64)
+        return cls(vocabulary, (segment,) if rows else (), np.empty(0, dtype=np.int64), df, total_length, k1, b)
+
+    @classmethod
+    def _load_npz(cls, path: Path, k1: float, b: float) -> BM25Index:
+        """Read a base of the older layout: one ``.npz`` of the row-major arrays, read whole."""
         try:
             with np.load(path, allow_pickle=False) as data:
                 ids, lengths = data["ids"], data["lengths"]

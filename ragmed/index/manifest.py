@@ -11,8 +11,12 @@ from ragmed.errors import IndexCorruptError
 from ragmed.hashing import sha256_file
 from ragmed.index.atomic import atomic_write_bytes
 
-FORMAT_VERSION = 2
-"""1: one FAISS file and a bm25s folder rewritten on every change; 2: base files plus the docstore's change log."""
+FORMAT_VERSION = 3
+"""1: one FAISS file and a bm25s folder rewritten on every change; 2: base files plus the docstore's change log;
+3: the BM25 base as memory-mappable ``.npy`` files instead of one ``.npz``."""
+OLDEST_IN_PLACE = 2
+"""The oldest format opened as it is (its base files are rewritten in the current format at the next merge);
+an older index is rebuilt from its docstore."""
 MANIFEST = "manifest.json"
 
 

@@ -5,7 +5,8 @@ Layout of ``indexes/<name>/``::
     manifest.json            format version, model, dimension, factory, backends, base revision, counts, checksums
     docstore.sqlite          documents, chunks and their vectors, the revision and its change log (the durable record)
     dense-<rev>.faiss        vector index base (FAISS IndexIDMap2) of revision <rev>
-    lexical-<rev>.npz        lexical index base (BM25 segment: numpy arrays) of revision <rev>
+    lexical-<rev>.json       lexical index base (BM25 segment) of revision <rev>: counts and vocabulary, and
+    lexical-<rev>.*.npy      its postings, ids and lengths, memory-mapped (format 2 wrote one lexical-<rev>.npz)
     writer.lock              the writer lock, naming its holder
     concepts.sqlite          ontology concept store (when ontologies were built in)
 
@@ -43,7 +44,7 @@ from ragmed.index.factory import (
     make_vector_index,
 )
 from ragmed.index.lock import WriterLock
-from ragmed.index.manifest import FORMAT_VERSION, MANIFEST, Manifest, checksums
+from ragmed.index.manifest import FORMAT_VERSION, MANIFEST, OLDEST_IN_PLACE, Manifest, checksums
 from ragmed.index.snapshot import CommitResult, IndexCounts, IndexInfo, Snapshot
 from ragmed.types import Chunk, Document
 from ragmed.version import ragmed_version
@@ -51,7 +52,8 @@ from ragmed.version import ragmed_version
 logger = logging.getLogger(__name__)
 DOCSTORE = "docstore.sqlite"
 CONCEPTS = "concepts.sqlite"
-_DERIVED = ("dense-*.faiss", "dense-*.npy", "dense-*.ivfdata", "lexical-*.npz", "bm25-*", ".dense-*", ".lexical-*", ".bm25-*")
+_DERIVED = ("dense-*.faiss", "dense-*.npy", "dense-*.ivfdata", "lexical-*.npz", "lexical-*.npy", "lexical-*.json",
+            "bm25-*", ".dense-*", ".lexical-*", ".bm25-*")
 
 __all__ = ["CONCEPTS", "DOCSTORE", "CommitResult", "IndexCounts", "IndexInfo", "IndexStore", "Snapshot",
            "list_indexes"]
@@ -105,8 +107,9 @@ class IndexStore:
              repair: bool = False) -> IndexStore:
         """Open an existing index: check its model and files, catch up with the docstore, check they agree.
 
-        An index written by an older format, or whose lexical files were made by another text analysis,
-        is rebuilt from its docstore. When FAISS, BM25 and the docstore disagree on which chunks there
+        An index of the first format, or whose lexical files were made by another text analysis, is rebuilt
+        from its docstore; one of format 2 opens as it is (its BM25 base read into memory) and its base files are
+        written in the current format at the next merge. When FAISS, BM25 and the docstore disagree on which chunks there
         are, the indexes are rebuilt from the docstore (``settings.repair_on_open``) or the open fails.
 
         Args:
@@ -143,8 +146,8 @@ class IndexStore:
         return store
 
     def _stale_reason(self, manifest: Manifest) -> str | None:
-        if manifest.format_version < FORMAT_VERSION:
-            return f"index format {manifest.format_version} is older than {FORMAT_VERSION}"
+        if manifest.format_version < OLDEST_IN_PLACE:
+            return f"index format {manifest.format_version} is older than {OLDEST_IN_PLACE}"
         if manifest.lexical_version != LEXICAL_VERSION:
             return f"lexical files made by text analysis {manifest.lexical_version}, this ragmed uses {LEXICAL_VERSION}"
         if manifest.backends.get("lexical") != self.settings.lexical_backend:
@@ -389,6 +392,9 @@ class IndexStore:
         manifest.sources = self.docstore.sources()
         manifest.save(self.folder)
         self.manifest = manifest
+        if self.settings.bm25_mmap:  # search the files just written, mapped, instead of the merge's copy in memory
+            snapshot = replace(snapshot, lexical=load_lexical_index(self.settings, self.folder, files["lexical"],
+                                                                    backend=self.settings.lexical_backend))
         with self._refresh_lock:
             if self._snapshot is None or self._snapshot.revision <= snapshot.revision:
                 self._snapshot = snapshot
