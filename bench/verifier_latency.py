@@ -8,6 +8,7 @@ after a warm-up; the script prints p50/p95 per backend.
 
     python bench/verifier_latency.py --index starter
     python bench/verifier_latency.py --backend trained --backend lexical --generator llamacpp
+    python bench/verifier_latency.py --backend trained --onnx indexes/.cache/verifier.onnx
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import random
 import statistics
 import time
+from pathlib import Path
 
 QUESTIONS = [
     "What are the symptoms of type 2 diabetes?", "How is high blood pressure treated?", "What causes gout?",
@@ -47,6 +49,8 @@ def main() -> None:
     parser.add_argument("--backend", action="append", default=None, help="trained (default), lexical, cross-encoder")
     parser.add_argument("--generator", default=None, help="llamacpp to have Gemma write the drafts")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--onnx", default=None, help="run the cross-encoder on ONNX Runtime from this export "
+                        "(`ragmed train verifier-onnx PATH` makes it)")
     args = parser.parse_args()
 
     from ragmed.cite import CitationChecker, sentences_of
@@ -78,7 +82,8 @@ def main() -> None:
           f"{'Gemma drafts' if gen else 'composed from the evidence'}")
     topic = TopicJudge(engine.ontology) if engine.ontology else None
     for backend in args.backend or ["trained", "lexical"]:
-        verifier_settings = settings.verifier.model_copy(update={"backend": backend})
+        runtime = {"runtime": "onnx", "onnx_path": Path(args.onnx)} if args.onnx else {}
+        verifier_settings = settings.verifier.model_copy(update={"backend": backend, **runtime})
         checker = CitationChecker(make_verifier(verifier_settings, engine.embedder), verifier_settings.support_threshold,
                                   topic)
         checker.check(cases[0][2], cases[0][1], cases[0][0], cases[0][3])
@@ -90,7 +95,7 @@ def main() -> None:
                 times.append(1000 * (time.perf_counter() - started))
         times.sort()
         p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
-        print(f"{backend:9} check per answer: p50 {statistics.median(times):.1f} ms, p95 {p95:.1f} ms ({len(times)} checks)")
+        print(f"{backend:9} {verifier_settings.runtime if backend != 'lexical' else '':5} check per answer: p50 {statistics.median(times):.1f} ms, p95 {p95:.1f} ms ({len(times)} checks)")
 
 
 if __name__ == "__main__":

@@ -108,6 +108,27 @@ def verifier(
     out.print(f"Use it with RAGMED_VERIFIER__MODEL_PATH={result.path}")
 
 
+@app.command("verifier-onnx")
+def verifier_onnx(
+    graph: Path = typer.Argument(..., help="ONNX file to write (a <file>.json naming its weights goes beside it)."),
+    model: Path | None = typer.Option(None, "--model", help="Verifier folder to export (default: the configured "
+                                      "verifier.model_path, else the packaged weights)."),
+) -> None:
+    """Export the citation verifier to ONNX, for RAGMED_VERIFIER__RUNTIME=onnx."""
+    from ragmed.cli import _settings
+    from ragmed.verify.onnx import export_verifier
+    from ragmed.verify.trained import PACKAGED
+
+    folder = model or _settings().verifier.model_path or PACKAGED
+    try:
+        export_verifier(folder, graph)
+    except RagmedError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2 if isinstance(exc, ConfigError) else 1) from None
+    out.print(f"exported {folder} -> {graph}")
+    out.print(f"Use it with RAGMED_VERIFIER__RUNTIME=onnx RAGMED_VERIFIER__ONNX_PATH={graph}")
+
+
 def _fail_safety(exc: Exception) -> None:
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(1)

@@ -212,3 +212,59 @@ def test_a_claims_verdict_does_not_depend_on_what_is_scored_beside_it(verifier) 
     alone = verifier.support([claim])[0].probability
     crowded = verifier.support([*others[:6], claim, *others[6:]])[6].probability
     assert abs(alone - crowded) < 1e-3
+
+
+GOUT_PAIRS = [ClaimPair(claim, EVIDENCE, question, "Gout") for claim, question in [
+    ("Gout is a painful form of arthritis.", ""), ("Gout causes swollen, red and stiff joints.", "What is gout?"),
+    ("Gout happens when uric acid builds up.", ""), ("Gout is caused by a virus.", "What causes gout?"),
+    ("Gout never causes joint pain.", ""), ("Gout is a painful form of arthritis.", "")]]
+
+
+@pytest.mark.integration
+def test_pairs_scored_together_get_the_scores_they_get_one_at_a_time(verifier) -> None:  # type: ignore[no-untyped-def]
+    together = [v.probability for v in verifier.support(GOUT_PAIRS)]
+    alone = [verifier.support([pair])[0].probability for pair in GOUT_PAIRS]
+    assert np.allclose(together, alone, atol=1e-4)
+    assert together[0] == together[-1]  # the repeated pair is scored once
+
+
+@pytest.mark.integration
+def test_scores_equal_the_sentence_transformers_cross_encoders(verifier) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    from ragmed.verify.cross_encoder import _ranked_windows
+    from ragmed.verify.lexical import terms
+
+    inputs = [(f"claim: {p.claim}", f"Gout | {EVIDENCE[s:e]}") for p in GOUT_PAIRS
+              for s, e in _ranked_windows(EVIDENCE, terms(p.claim), 2, 2)]
+    reference = verifier._model.predict(inputs, batch_size=32, show_progress_bar=False, activation_fn=torch.nn.Sigmoid())
+    assert np.allclose(verifier._probabilities(inputs), reference, atol=1e-4)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_the_onnx_runtime_gives_the_torch_verdicts_and_refuses_a_missing_or_stale_export(verifier, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from ragmed.verify.onnx import export_verifier
+
+    graph = tmp_path / "verifier.onnx"
+    with pytest.raises(ConfigError, match="ragmed train verifier-onnx"):
+        make_verifier(VerifierSettings(runtime="onnx", onnx_path=graph))
+    export_verifier(PACKAGED, graph)
+    onnx = make_verifier(VerifierSettings(runtime="onnx", onnx_path=graph))
+    assert isinstance(onnx, CrossEncoderVerifier) and onnx.runtime == "onnx" and verifier.runtime == "torch"
+    ours, theirs = onnx.support(GOUT_PAIRS), verifier.support(GOUT_PAIRS)
+    assert np.allclose([v.probability for v in ours], [v.probability for v in theirs], atol=1e-4)
+    assert [(v.start, v.end) for v in ours] == [(v.start, v.end) for v in theirs]
+    retrained = tmp_path / "retrained"
+    shutil.copytree(PACKAGED, retrained)
+    config = json.loads((retrained / "config.json").read_text(encoding="utf-8"))
+    (retrained / "config.json").write_text(json.dumps({**config, "note": "retrained"}), encoding="utf-8")
+    with pytest.raises(ConfigError, match="other weights"):
+        CrossEncoderVerifier(retrained, onnx_path=graph)
+
+
+def test_the_onnx_runtime_needs_an_export_and_runs_in_fp32() -> None:
+    with pytest.raises(ValueError, match="onnx_path"):
+        VerifierSettings(runtime="onnx")
+    with pytest.raises(ValueError, match="fp32"):
+        VerifierSettings(runtime="onnx", onnx_path=Path("verifier.onnx"), quantize=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Sized
 from concurrent.futures import Future
 from typing import Protocol, runtime_checkable
 
@@ -61,8 +61,8 @@ def model_name(model: str) -> str:
     return model if model == DEFAULT_MODEL else Path(model).name
 
 
-def length_sorted_batches(texts: Sequence[str], size: int) -> Iterator[list[int]]:
-    """Indices of ``texts`` in batches of ``size``, longest texts first, so each batch pads little."""
+def length_sorted_batches(texts: Sequence[Sized], size: int) -> Iterator[list[int]]:
+    """Indices of ``texts`` (or token sequences) in batches of ``size``, longest first, so each batch pads little."""
     if size < 1:
         raise ConfigError(f"batch size must be at least 1, got {size}")
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)

@@ -105,7 +105,7 @@ def _export(model_path: Path, folder: Path) -> None:
             torch.onnx.export(Pipeline(model), tuple(sample[n] for n in names), str(work / FP32), input_names=names,
                               output_names=["sentence_embedding"], opset_version=OPSET, dynamo=False,
                               dynamic_axes={**axes, "sentence_embedding": {0: "batch"}})
-        _optimise(work / FP32, model)
+        optimise(work / FP32, getattr(getattr(model[0], "auto_model", None), "config", None))
         model.tokenizer.save_pretrained(str(work / "tokenizer"))
         dimension, max_length = model.get_embedding_dimension(), model.max_seq_length
         if dimension is None or max_length is None:
@@ -122,12 +122,12 @@ def _export(model_path: Path, folder: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _optimise(graph: Path, model: Any) -> None:
+def optimise(graph: Path, config: Any) -> None:
     """Fuse attention, embedding and layer normalisation in place, for architectures ONNX Runtime's transformer
-    optimiser knows; other graphs are left as exported (ONNX Runtime still applies its generic fusions)."""
+    optimiser knows (``config`` is the transformer's Hugging Face configuration); other graphs are left as
+    exported (ONNX Runtime still applies its generic fusions)."""
     from onnxruntime.transformers import optimizer
 
-    config: Any = getattr(getattr(model[0], "auto_model", None), "config", None)
     kind = getattr(config, "model_type", None)
     if config is None or kind not in optimizer.MODEL_TYPES:
         return

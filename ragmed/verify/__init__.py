@@ -5,6 +5,8 @@ Backends, chosen by ``settings.verifier.backend``:
 - ``trained`` (default): the cross-encoder ragmed trains from the bundled MiniLM weights and ships.
 - ``cross-encoder``: any local sentence-transformers ``CrossEncoder`` (an NLI or fact-checking model).
 - ``lexical``: shared words, numbers, negation and embedding similarity; no model needed.
+
+The cross-encoders run on PyTorch, or on ONNX Runtime (``settings.verifier.runtime``, ``ragmed.verify.onnx``).
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ def make_verifier(settings: VerifierSettings, embedder: Encoder | None = None) -
         else:
             folder = settings.model_path
         return CrossEncoderVerifier(folder, max_length=settings.max_length, candidates=settings.candidates,
-                                    quantize=settings.quantize, threads=settings.threads)
+                                    quantize=settings.quantize, threads=settings.threads,
+                                    onnx_path=settings.onnx_path if settings.runtime == "onnx" else None)
     except ConfigError as exc:
         if not settings.lexical_fallback:
             raise

@@ -17,11 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from ragmed.embedding.base import length_sorted_batches
 from ragmed.errors import ConfigError
 from ragmed.verify.base import ClaimPair, Verdict, claim_input, evidence_input, windows
 from ragmed.verify.lexical import terms
 
 logger = logging.getLogger(__name__)
+#: Pairs per model run: batches of similar length pad little, and a CPU gains nothing from larger ones.
+BATCH = 8
 
 
 def _ranked_windows(text: str, query_terms: set[str], keep: int, width: int) -> list[tuple[int, int]]:
@@ -36,25 +39,33 @@ def _ranked_windows(text: str, query_terms: set[str], keep: int, width: int) -> 
 class CrossEncoderVerifier:
     """A cross-encoder read over evidence windows.
 
+    The windows of one call are tokenised once, identical pairs scored once, and the rest scored in small
+    batches of similar length, so little compute goes to padding; a pair's score does not depend on what is
+    scored beside it.
+
     Args:
         path: a local model folder.
         max_length: longest pair in word pieces.
         candidates: windows per pair scored by the model.
         width: sentences per window at most.
         quantize: int8 dynamic quantisation of the linear layers (faster on a CPU).
-        threads: torch CPU threads while scoring (0 keeps torch's setting).
+        threads: CPU threads while scoring (0 keeps the runtime's setting).
+        onnx_path: run this ONNX export of the model on ONNX Runtime instead of PyTorch
+            (``ragmed.verify.onnx``).
 
     Raises:
-        ConfigError: the folder is missing or is not a loadable model.
+        ConfigError: the folder is missing or is not a loadable model, or the ONNX export is missing or stale.
     """
 
     name = "cross-encoder"
 
     def __init__(self, path: str | Path, *, max_length: int = 192, candidates: int = 2, width: int = 2,
-                 quantize: bool = False, threads: int = 0) -> None:
+                 quantize: bool = False, threads: int = 0, onnx_path: Path | None = None) -> None:
         folder = Path(path)
         if not folder.is_dir():
             raise ConfigError(f"verifier model folder {folder} does not exist")
+        if quantize and onnx_path is not None:
+            raise ConfigError("verifier quantisation is for the PyTorch runtime; the ONNX export runs in fp32")
         import torch
         from sentence_transformers import CrossEncoder
 
@@ -76,23 +87,44 @@ class CrossEncoderVerifier:
                 warnings.simplefilter("ignore", category=UserWarning)
                 torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
                     self._model.model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
-        self.candidates, self.width, self.threads = candidates, width, threads
+        self._onnx = None
+        if onnx_path is not None:
+            from ragmed.verify.onnx import OnnxLogits
+
+            self._onnx = OnnxLogits(Path(onnx_path), folder, threads)
+        self.runtime = "onnx" if self._onnx is not None else "torch"
+        self.candidates, self.width, self.threads, self.max_length = candidates, width, threads, max_length
 
     def _probabilities(self, inputs: list[tuple[str, str]]) -> np.ndarray:
+        """The support probability of each (first, second) segment pair, in order."""
         if not inputs:
             return np.zeros(0)
+        unique = list(dict.fromkeys(inputs))
+        tokenizer = self._model.tokenizer
+        encoded = tokenizer([a for a, _ in unique], [b for _, b in unique], truncation="longest_first",
+                            max_length=self.max_length)
+        logits = np.zeros((len(unique), self.num_labels), dtype=np.float32)
+        for batch in length_sorted_batches(encoded["input_ids"], BATCH):
+            features = tokenizer.pad({k: [v[i] for i in batch] for k, v in encoded.items()}, return_tensors="np")
+            logits[batch] = self._onnx(features) if self._onnx is not None else self._torch_logits(features)
+        if self.num_labels == 1:
+            probs = 1.0 / (1.0 + np.exp(-logits[:, 0].astype(np.float64)))
+        else:
+            shifted = np.exp(logits.astype(np.float64) - logits.max(axis=1, keepdims=True))
+            probs = (shifted / shifted.sum(axis=1, keepdims=True))[:, self._entail]
+        row = {pair: i for i, pair in enumerate(unique)}
+        return probs[[row[pair] for pair in inputs]]
+
+    def _torch_logits(self, features: dict[str, np.ndarray]) -> np.ndarray:
         import torch
 
         previous = torch.get_num_threads()
         if self.threads:
             torch.set_num_threads(self.threads)
         try:
-            if self.num_labels == 1:
-                raw = self._model.predict(inputs, batch_size=32, show_progress_bar=False,
-                                          activation_fn=torch.nn.Sigmoid())
-                return np.asarray(raw, dtype=np.float64).reshape(-1)
-            raw = self._model.predict(inputs, batch_size=32, show_progress_bar=False, apply_softmax=True)
-            return np.asarray(raw, dtype=np.float64)[:, self._entail]
+            with torch.inference_mode():
+                out = self._model.model(**{k: torch.from_numpy(np.asarray(v, dtype=np.int64)) for k, v in features.items()})
+            return out.logits.float().numpy()  # type: ignore[no-any-return]
         finally:
             if self.threads:
                 torch.set_num_threads(previous)
