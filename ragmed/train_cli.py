@@ -152,6 +152,13 @@ def train_triage_command(
     emergency_clinician: Annotated[float | None, typer.Option(help="Clinician emergency threshold.")] = None,
     personal: Annotated[float | None, typer.Option(help="Personal-request threshold to record.")] = None,
     urgent: Annotated[float | None, typer.Option(help="Self-harm and overdose threshold (public) to record.")] = None,
+    encoder: Annotated[bool, typer.Option(help="Also fine-tune the transformer classifier (minutes on 2 cores); "
+                                               "--no-encoder keeps the stored one.")] = True,
+    encoder_share: Annotated[float | None, typer.Option(
+        help="The fine-tuned classifier's share of the blended probabilities, to record.")] = None,
+    epochs: Annotated[float, typer.Option(help="Fine-tuning passes over the bank.")] = 3.0,
+    max_minutes: Annotated[float, typer.Option(
+        help="Stop fine-tuning after this long (run again to resume).")] = 40.0,
 ) -> None:
     """Train the emergency and personal-request classifiers on the bank (thresholds kept unless given)."""
     from ragmed.config import load_settings
@@ -178,14 +185,21 @@ def train_triage_command(
                                                    bank.category_ids)
         point = {**(_previous_point(folder, "triage") or {}),
                  **{k: v for k, v in (("emergency", emergency), ("emergency_clinician", emergency_clinician),
-                                      ("personal", personal), ("urgent", urgent)) if v is not None}}
+                                      ("personal", personal), ("urgent", urgent), ("encoder", encoder_share))
+                    if v is not None}}
+        from ragmed.safety.train_encoder import EncoderConfig
         from ragmed.safety.train_injection import evaluation_texts
 
         manifest = train_triage(bank, embedder, seed=seed, cache=cache, link=link, concepts=members, folder=folder,
                                 operating_point=point or None, held_out=evaluation_texts(EVAL_SETS),
-                                evaluate=_dev_evaluator(settings, index))
+                                evaluate=_dev_evaluator(settings, index),
+                                encoder=EncoderConfig(seed=seed, epochs=epochs, max_minutes=max_minutes)
+                                if encoder else None)
     except RagmedError as exc:
         _fail_safety(exc)
+    if manifest.get("encoder") and not manifest["encoder"]["finished"]:
+        typer.echo(f"fine-tuning stopped at the time limit after {manifest['encoder']['steps']} of "
+                   f"{manifest['encoder']['total_steps']} steps; run the same command again to resume", err=True)
     typer.echo(f"triage weights written to {folder} in {manifest['train_seconds']} s "
                f"({manifest['training']['rows']} rows); dev: {json.dumps(manifest.get('dev_metrics', {}))}")
 

@@ -391,6 +391,44 @@ def test_triage_training_is_deterministic_for_a_seed(tmp_path: Path, embedder) -
     assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.integration
+def test_fine_tuning_resumes_where_the_time_limit_stopped_it_and_ends_where_one_run_ends(tmp_path: Path) -> None:
+    from safetensors.numpy import load_file
+
+    from ragmed.safety.bank import PERSONAL_KINDS
+    from ragmed.safety.encoder import TriageEncoder
+    from ragmed.safety.rows import BankRows, bank_rows
+    from ragmed.safety.semantic import NONE
+    from ragmed.safety.train_encoder import EncoderConfig, train_encoder
+
+    bank = SafetyBank.load(KNOWLEDGE / "safety")
+    rows, _ = bank_rows(bank)
+    small = BankRows(rows.texts[::60], rows.emergency[::60], rows.personal[::60], rows.groups[::60])
+    classes = ([*bank.category_ids, NONE], [*PERSONAL_KINDS, NONE])
+    whole = train_encoder(small, *classes, tmp_path / "whole", EncoderConfig(epochs=1, checkpoint_every=1))
+    stopped = train_encoder(small, *classes, tmp_path / "parts", EncoderConfig(epochs=1, max_minutes=0.0))
+    assert not stopped["finished"] and stopped["steps"] == 0
+    resumed = train_encoder(small, *classes, tmp_path / "parts", EncoderConfig(epochs=1, checkpoint_every=1))
+    assert whole["finished"] and resumed["finished"] and resumed["steps"] == whole["steps"] > 1
+    a = load_file(str(tmp_path / "whole" / "triage_encoder.safetensors"))
+    b = load_file(str(tmp_path / "parts" / "triage_encoder.safetensors"))
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    emergency, personal = TriageEncoder.load(tmp_path / "whole")("I took 30 paracetamol two hours ago")
+    assert list(emergency) == classes[0] and abs(sum(personal.values()) - 1) < 1e-4
+
+
+@pytest.mark.integration
+def test_a_damaged_fine_tuned_classifier_is_refused_at_start(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    from ragmed.safety.semantic import SemanticTriage
+
+    for path in WEIGHTS.glob("triage*"):
+        shutil.copy(path, tmp_path / path.name)
+    damaged = tmp_path / "triage_encoder.safetensors"
+    damaged.write_bytes(damaged.read_bytes()[:-100])
+    with pytest.raises(ConfigError, match="triage_encoder.safetensors"):
+        SemanticTriage(SafetyBank.load(KNOWLEDGE / "safety"), embedder, folder=tmp_path)
+
+
 # -- answers ------------------------------------------------------------------------------------------------
 def medquad_passages(path, limit: int = 6) -> list[Passage]:  # type: ignore[no-untyped-def]
     """One passage per answer of a real MedQuAD file (the answer is the whole document text)."""

@@ -1,8 +1,10 @@
 """The default triage backend: linked concepts + the question's sentence embedding + similarity to the bank,
-scored by two small trained classifiers (emergency category, personal-request kind), the rules as a floor.
+scored by two small trained classifiers (emergency category, personal-request kind), blended with a fine-tuned
+transformer that reads the question itself, the rules as a floor.
 
-Inference is plain numpy over weights loaded from ``weights/triage.npz``; the embedding comes from the
-embedder already loaded (and from its query cache when retrieval embedded the same text).
+The linear classifiers are plain numpy over weights loaded from ``weights/triage.npz``; their embedding comes
+from the embedder already loaded (and from its query cache when retrieval embedded the same text). The
+fine-tuned classifier (``ragmed.safety.encoder``) runs one MiniLM pass over the question.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from ragmed.embedding import Embedder
 from ragmed.errors import ConfigError
 from ragmed.safety.bank import SafetyBank
+from ragmed.safety.encoder import TriageEncoder
 from ragmed.safety.model import WEIGHTS, load_weights
 from ragmed.safety.rule_triage import check_request, decline, emergency
 from ragmed.safety.rules import rule_categories, rule_personal
@@ -44,6 +47,8 @@ class OperatingPoint:
         urgent: P(self-harm) or P(overdose or poisoning) at or above which that category's guidance is shown to
             the public even below ``emergency``: a crisis line or poison control number shown to someone who did
             not need it costs little, one missed can cost a life.
+        encoder: the fine-tuned classifier's share of the blended probabilities (0: the linear classifiers
+            alone, 1: the fine-tuned one alone).
     """
 
     emergency: float = 0.5
@@ -51,6 +56,7 @@ class OperatingPoint:
     personal: float = 0.5
     second: float = 0.6
     urgent: float = 1.0
+    encoder: float = 0.0
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any], **overrides: float | None) -> OperatingPoint:
@@ -80,11 +86,12 @@ class SemanticTriage:
         bank: the safety bank (guidance, sources, personal replies).
         embedder: the loaded sentence embedder (``encode_query``).
         concepts: category membership of ontology concepts; None when no concept store is at hand.
-        folder: where ``triage.npz``/``triage.json`` are.
+        folder: where ``triage.npz``/``triage.json`` (and ``triage_encoder.*``) are.
         point: thresholds; the manifest's operating point when None.
 
     Raises:
-        ConfigError: weights missing, or trained for another embedding model or another bank.
+        ConfigError: weights missing, or trained for another embedding model or another bank; the fine-tuned
+            classifier missing or damaged while the operating point gives it a share.
 
     Example:
         >>> triage = SemanticTriage(bank, embedder)  # doctest: +SKIP
@@ -117,6 +124,37 @@ class SemanticTriage:
                                        manifest["emergency_classes"])
         self.personal = LinearSoftmax(arrays["personal_weights"], arrays["personal_bias"],
                                       manifest["personal_classes"])
+        self.folder = folder
+        self._encoder: TriageEncoder | None = None
+        if self.point.encoder > 0:
+            self.encoder()
+
+    def encoder(self) -> TriageEncoder:
+        """The fine-tuned classifier (loaded once).
+
+        Raises:
+            ConfigError: its weights are missing, damaged, or trained on other classes.
+        """
+        if self._encoder is None:
+            encoder = TriageEncoder.load(self.folder)
+            if (encoder.net.emergency_classes != self.emergency.classes
+                    or encoder.net.personal_classes != self.personal.classes):
+                raise ConfigError("the fine-tuned triage classifier was trained on other classes than the linear "
+                                  "ones; run `ragmed train triage`")
+            self._encoder = encoder
+        return self._encoder
+
+    def probabilities(self, question: str, concepts: Sequence[Concept] = (),
+                      embed_text: str | None = None) -> tuple[dict[str, float], dict[str, float]]:
+        """Each emergency category's and personal kind's probability, the classifiers blended."""
+        x = self.features(question, concepts, embed_text)
+        p_emergency, p_personal = self.emergency(x), self.personal(x)
+        share = self.point.encoder
+        if share > 0:
+            e_encoder, p_encoder = self.encoder()(question)
+            p_emergency = {c: (1 - share) * p + share * e_encoder[c] for c, p in p_emergency.items()}
+            p_personal = {c: (1 - share) * p + share * p_encoder[c] for c, p in p_personal.items()}
+        return p_emergency, p_personal
 
     def features(self, question: str, concepts: Sequence[Concept] = (), embed_text: str | None = None) -> np.ndarray:
         """The standardised classifier input for ``question``."""
@@ -128,9 +166,7 @@ class SemanticTriage:
                embed_text: str | None = None) -> TriageResult:
         started = time.perf_counter()
         check_request(question, audience)
-        x = self.features(question, concepts, embed_text)
-        p_emergency = self.emergency(x)
-        p_personal = self.personal(x)
+        p_emergency, p_personal = self.probabilities(question, concepts, embed_text)
         any_emergency = 1.0 - p_emergency[NONE]
         threshold = self.point.emergency if audience == "public" else self.point.emergency_clinician
         ranked = sorted(((p, c) for c, p in p_emergency.items() if c != NONE), reverse=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ragmed.batching import epoch_batches
 from ragmed.hashing import sha256_file, sha256_text
 from ragmed.verify.base import claim_input, evidence_input
 from ragmed.verify.data import Example
@@ -102,21 +102,7 @@ def _seed_everything(seed: int) -> None:
 
 def _batches(examples: Sequence[Example], batch_size: int, seed: int, epochs: float) -> list[list[int]]:
     """Batch order for the whole run: shuffled per epoch, pairs of similar length batched together."""
-    rng = random.Random(seed)
-    order: list[list[int]] = []
-    lengths = [len(e.claim) + len(e.question) + len(e.evidence) for e in examples]
-    for epoch in range(math.ceil(epochs)):
-        idx = list(range(len(examples)))
-        rng.shuffle(idx)
-        batches: list[list[int]] = []
-        for i in range(0, len(idx), batch_size * 50):
-            block = sorted(idx[i:i + batch_size * 50], key=lambda j: lengths[j])
-            batches += [block[j:j + batch_size] for j in range(0, len(block), batch_size)]
-        rng.shuffle(batches)
-        if epoch + 1 > epochs:
-            batches = batches[: int(len(batches) * (epochs - epoch))]
-        order += batches
-    return order
+    return epoch_batches([len(e.claim) + len(e.question) + len(e.evidence) for e in examples], batch_size, seed, epochs)
 
 
 def train(examples: Sequence[Example], config: TrainConfig, progress: Progress | None = None) -> TrainResult:
