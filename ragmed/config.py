@@ -254,6 +254,10 @@ class SafetySettings(_Section):
     personal_threshold: float | None = Field(
         None, description="Probability of a personal dose or diagnosis request at which the public is declined; "
         "None: the weights' operating point.", gt=0, le=1)
+    encoder_runtime: Literal["auto", "torch", "onnx"] = Field(
+        "auto", description="Runtime of the triage's fine-tuned classifier: 'onnx' (ONNX Runtime, extra 'onnx'; "
+        "exported once into the embedding cache folder, about half PyTorch's time), 'torch', or 'auto' (onnx when "
+        "onnxruntime and onnx are installed).")
 
 
 class ApiSettings(_Section):

@@ -418,6 +418,29 @@ def test_fine_tuning_resumes_where_the_time_limit_stopped_it_and_ends_where_one_
 
 
 @pytest.mark.integration
+def test_the_fine_tuned_classifier_gives_the_same_probabilities_on_onnx_runtime(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    from ragmed.safety.encoder import TriageEncoder
+
+    settings = load_settings(knowledge=str(KNOWLEDGE / "manifest.toml"),
+                             embedding={"cache_dir": str(tmp_path / "cache")})
+    on_torch = make_triage(settings.model_copy(update={"safety": settings.safety.model_copy(
+        update={"encoder_runtime": "torch"})}), embedder)
+    on_onnx = make_triage(settings.model_copy(update={"safety": settings.safety.model_copy(
+        update={"encoder_runtime": "onnx"})}), embedder)
+    assert on_torch.encoder().runtime == "torch" and on_onnx.encoder().runtime == "onnx"  # type: ignore[attr-defined]
+    assert list((tmp_path / "cache" / "onnx").glob("triage-encoder-*/model.onnx"))
+    questions = ["my nan has gone all floppy on one side and cant lift her cup", "how much calpol for a 12 kg toddler",
+                 "which inhalers help breathlessness in COPD?"]
+    for question in questions:
+        a: TriageEncoder = on_torch.encoder()  # type: ignore[attr-defined]
+        b: TriageEncoder = on_onnx.encoder()  # type: ignore[attr-defined]
+        for x, y in zip(a.probabilities([question]), b.probabilities([question]), strict=True):
+            assert np.abs(x - y).max() < 1e-4
+        assert on_torch.assess(question, "public").to_dict()["emergencies"] == \
+            on_onnx.assess(question, "public").to_dict()["emergencies"]
+
+
+@pytest.mark.integration
 def test_a_damaged_fine_tuned_classifier_is_refused_at_start(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     from ragmed.safety.semantic import SemanticTriage
 

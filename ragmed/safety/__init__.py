@@ -48,7 +48,9 @@ def make_triage(settings: Any, embedder: Any = None, concept_store: Any = None) 
     """The triage backend named by ``settings.safety.triage``.
 
     ``semantic`` (the default) needs an embedder and the shipped weights; without an embedder it falls
-    back to ``rules``. A concept store (an index's ``concepts.sqlite``) adds ontology concepts.
+    back to ``rules``. A concept store (an index's ``concepts.sqlite``) adds ontology concepts. The fine-tuned
+    classifier runs on ONNX Runtime when ``settings.safety.encoder_runtime`` says so (or, ``auto``, when it is
+    installed).
 
     Args:
         settings: ``Settings``.
@@ -57,6 +59,7 @@ def make_triage(settings: Any, embedder: Any = None, concept_store: Any = None) 
 
     Raises:
         ConfigError: the bank or the weights cannot be read, or do not match the embedder.
+        MissingDependencyError: ``encoder_runtime`` is ``onnx`` and onnxruntime or onnx is missing.
     """
     cfg = settings.safety
     bank = load_bank(bank_folder(settings.knowledge, cfg.bank))
@@ -73,7 +76,20 @@ def make_triage(settings: Any, embedder: Any = None, concept_store: Any = None) 
     triage.point = OperatingPoint.from_manifest(
         triage.manifest, emergency=cfg.emergency_threshold, emergency_clinician=cfg.emergency_threshold_clinician,
         personal=cfg.personal_threshold)
+    if triage.point.encoder > 0 and _onnx_runtime(cfg.encoder_runtime):
+        from ragmed.embedding import cache_folder
+
+        triage.encoder().use_onnx(cache_folder(settings.embedding), settings.embedding.threads)
     return triage
+
+
+def _onnx_runtime(runtime: str) -> bool:
+    """Whether the fine-tuned classifier runs on ONNX Runtime (``auto``: when it and onnx are installed)."""
+    if runtime != "auto":
+        return runtime == "onnx"
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
 
 
 def red_flags(question: str) -> list[SafetyFlag]:

@@ -48,6 +48,7 @@ class EncoderNet:
         from transformers import AutoModel, AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
+        self.max_length = MAX_LENGTH
         self.encoder = AutoModel.from_pretrained(base, local_files_only=True, dtype=torch.float32)
         if layers is not None:
             if not 1 <= layers <= len(self.encoder.encoder.layer):
@@ -83,7 +84,8 @@ class EncoderNet:
             module.load_state_dict(own)
 
     def encode(self, texts: Sequence[str]) -> Any:
-        return self.tokenizer(list(texts), padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="pt")
+        return self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
+                              return_tensors="pt")
 
     def bottom(self, encoded: Any) -> tuple[Any, Any]:
         """Token states after the frozen layers, and the attention mask in the layers' own form."""
@@ -128,6 +130,19 @@ class TriageEncoder:
     def __init__(self, net: EncoderNet, manifest: dict[str, Any]) -> None:
         net.encoder.eval()
         self.net, self.manifest = net, manifest
+        self.runtime = "torch"
+        self._onnx: Any = None
+
+    def use_onnx(self, cache_dir: Path, threads: int = 0) -> None:
+        """Run on ONNX Runtime from now on (the graph is exported into ``cache_dir`` once per weights).
+
+        Raises:
+            MissingDependencyError: onnx or onnxruntime is not installed (extra ``onnx``).
+        """
+        from ragmed.safety.encoder_onnx import OnnxScorer
+
+        self._onnx = OnnxScorer.load(self.net, str(self.manifest["weights_sha256"]), cache_dir, threads)
+        self.runtime = "onnx"
 
     @classmethod
     def load(cls, folder: Path) -> TriageEncoder:
@@ -153,6 +168,8 @@ class TriageEncoder:
 
     def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Both heads' class probabilities for each text (rows in ``texts`` order)."""
+        if self._onnx is not None:
+            return self._onnx.probabilities(texts)  # type: ignore[no-any-return]
         import torch
 
         with torch.inference_mode():
