@@ -124,6 +124,7 @@ class AnswerPool:
 
     def _run(self, work: Callable[[threading.Event], Iterator[T]], job: Job[T]) -> None:
         started = time.monotonic()
+        failure: Exception | None = None
         try:
             if job.token.is_set():
                 return  # cancelled while waiting: nothing is retrieved
@@ -138,12 +139,12 @@ class AnswerPool:
                 if close is not None:
                     close()
         except Exception as exc:  # handed to the request's coroutine, which raises it there
-            job._post(_END, exc)
+            failure = exc
         finally:
-            job._post(_END)
-            with self._lock:
+            with self._lock:  # the slot is free before the client can see the end
                 self._admitted -= 1
                 self._seconds = 0.8 * self._seconds + 0.2 * (time.monotonic() - started)
+            job._post(_END, failure)
 
     def close(self) -> None:
         """Stop: queued answers are cancelled, and each thread ends once its current answer does."""
