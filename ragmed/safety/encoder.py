@@ -98,14 +98,24 @@ class EncoderNet:
         return hidden, mask
 
     def top(self, hidden: Any, mask: Any, attention: Any, train: bool = False) -> tuple[Any, Any]:
-        """Both heads' logits from the frozen layers' output."""
+        """Both heads' logits from the frozen layers' output (training runs the frozen layers once, without
+        gradients)."""
         for layer in self.encoder.encoder.layer[self.split:]:
             hidden = _first(layer(hidden, attention_mask=mask))
+        return self.classify(hidden, attention, train)
+
+    def classify(self, hidden: Any, attention: Any, train: bool = False) -> tuple[Any, Any]:
+        """Both heads' logits over the mean of the last layer's token states (padding left out)."""
         weights = attention.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * weights).sum(1) / weights.sum(1)
         if train:
             pooled = self.dropout(pooled)
         return self.heads["emergency"](pooled), self.heads["personal"](pooled)
+
+    def logits(self, encoded: Any) -> tuple[Any, Any]:
+        """Both heads' logits for tokenised input, through the model's own forward pass."""
+        hidden = self.encoder(**encoded).last_hidden_state
+        return self.classify(hidden, encoded["attention_mask"])
 
 
 def _first(output: Any) -> Any:
@@ -173,9 +183,7 @@ class TriageEncoder:
         import torch
 
         with torch.inference_mode():
-            encoded = self.net.encode(texts)
-            hidden, mask = self.net.bottom(encoded)
-            emergency, personal = self.net.top(hidden, mask, encoded["attention_mask"])
+            emergency, personal = self.net.logits(self.net.encode(texts))
             return torch.softmax(emergency, -1).numpy(), torch.softmax(personal, -1).numpy()
 
     def __call__(self, question: str) -> tuple[dict[str, float], dict[str, float]]:

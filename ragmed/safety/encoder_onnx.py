@@ -33,7 +33,7 @@ def export_encoder(net: Any, graph: Path) -> None:
     require("onnx", "onnx")
     import torch
 
-    net.encoder.config._attn_implementation = "eager"
+    net.encoder.set_attn_implementation("eager")  # the attention pattern ONNX Runtime's optimiser fuses
 
     class Classifier(torch.nn.Module):
         def __init__(self) -> None:
@@ -42,12 +42,9 @@ def export_encoder(net: Any, graph: Path) -> None:
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                     token_type_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                                  token_type_ids=token_type_ids).last_hidden_state
-            weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * weights).sum(1) / weights.sum(1)
-            return (torch.softmax(self.heads["emergency"](pooled), -1),
-                    torch.softmax(self.heads["personal"](pooled), -1))
+            emergency, personal = net.logits({"input_ids": input_ids, "attention_mask": attention_mask,
+                                              "token_type_ids": token_type_ids})
+            return torch.softmax(emergency, -1), torch.softmax(personal, -1)
 
     sample = net.encode(["a short question", "a second, somewhat longer question about a medicine"])
     graph.parent.mkdir(parents=True, exist_ok=True)
