@@ -116,6 +116,8 @@ def test_the_test_emergencies_share_no_words_with_the_rules() -> None:
     ("I want to kill myself", "self_harm"), ("my friend is unconscious on the floor", "unconscious"),
     ("my toddler swallowed a whole bottle of pills", "overdose_poisoning"), ("he's having a seizure", "seizure"),
     ("her face is drooping on one side", "stroke"), ("I can't breathe", "breathing"),
+    # a child who ate a medicine: the floor holds for a brand no model or list has seen
+    ("my 3 year old has chewed some Zorvexa capsules she found in my bag, is that bad", "overdose_poisoning"),
 ])
 def test_the_rules_catch_the_plainest_emergencies(question: str, category: str) -> None:
     assert category in rule_categories(question)
@@ -127,6 +129,7 @@ def test_the_rules_catch_the_plainest_emergencies(question: str, category: str) 
 @pytest.mark.parametrize("question", [
     "how is anaphylaxis treated", "what is a thunderclap headache", "can you overdose on vitamin C",
     "what are the warning signs that someone is suicidal", "which inhalers help breathlessness in COPD",
+    "how do I stop my kid eating vitamins like sweets", "what should I do if my toddler swallows a button battery",
 ])
 def test_the_rules_raise_no_alarm_on_information_questions(question: str) -> None:
     assert rule_categories(question) == [] and red_flags(question) == []

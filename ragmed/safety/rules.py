@@ -23,6 +23,8 @@ def _rx(*parts: str) -> tuple[re.Pattern[str], ...]:
 
 
 _WHO = r"(i|i'?m|i am|he|he'?s|she|she'?s|they|they'?re|my \w+|(?:my|our) (?:baby|son|daughter|child|kid|husband|wife|partner|mum|mom|dad|friend))"
+_CHILD = (r"\b(son|daughter|baby|toddler|child|kid|kiddo|little one|grandson|granddaughter|nephew|niece|boy|girl|twins?|"
+          r"\d+[- ]?(yo|y/o|year[- ]old|month[- ]old|years? old|months? old))\b")
 _NOW = r"(now|right now|at the moment|tonight|today|this morning|this evening)"
 _BREATH = r"(can'?t breathe|cannot breathe|can'?t catch (my|his|her|their) breath|struggling to breathe|gasping for (air|breath))"
 _CATEGORY_RULES: dict[str, tuple[re.Pattern[str], ...]] = {
@@ -42,7 +44,13 @@ _CATEGORY_RULES: dict[str, tuple[re.Pattern[str], ...]] = {
                               r"(about |around |over |nearly |like |maybe |at least )?(\d{2,}|ten|twelve|fifteen|twenty|"
                               r"thirty|forty|fifty) (of (my|his|her|their|the) )?([\w-]+ )?(paracetamol|tylenol|"
                               r"acetaminophen|ibuprofen|aspirin|co-codamol|codeine|tablets|pills|capsules|tabs)\b",
-                              r"\b(i|he|she|they) (took|have taken|has taken) an overdose\b", r"\bi('?ve| have)? overdosed\b"),
+                              r"\b(i|he|she|they) (took|have taken|has taken) an overdose\b", r"\bi('?ve| have)? overdosed\b",
+                              # a child who ate or drank a medicine or household chemical, whatever its name
+                              rf"{_CHILD}.{{0,40}}?\b(eaten|ate|swallowed|chewed|drunk|drank|got into|sucked on|"
+                              r"bit into)\b.{0,40}?\b(tablets?|pills?|capsules?|tabs|medicines?|medication|meds|gummies|vitamins|"
+                              r"(button )?batter(y|ies)|bleach|detergent|liquitabs?|(laundry|dishwasher) (pods?|tablets?)|antifreeze|"
+                              r"weed ?killer|rat poison|e-?liquid|vape (juice|liquid)|nicotine|white spirit|paraffin|lamp oil|"
+                              r"hand (sanitiser|sanitizer)|calpol|tylenol|paracetamol|ibuprofen|nurofen|aspirin|antihistamines?)\b"),
     "self_harm": _rx(r"\b(want|going|plan|planning|about) to (kill|hurt|harm) myself\b", r"\bi('?m| am) (feeling )?suicidal\b",
                      r"\bi (want|wanna) to die\b", r"\b(end|ending) my (own )?life\b", r"\bno reason to (live|go on)\b",
                      r"\bi('?ve| have) (just )?(cut|hurt|harmed) myself\b"),

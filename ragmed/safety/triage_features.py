@@ -16,6 +16,8 @@ from ragmed.types import Concept
 
 TOP = 3
 """Bank neighbours averaged per group."""
+_ABSENT = np.float32(-4.0)
+"""The similarity of a padding or excluded row: below any cosine."""
 _CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compile(p, re.IGNORECASE)) for name, p in (
     ("now", r"\b(now|right now|just|tonight|today|this (morning|evening|afternoon)|minutes? ago|hours? ago|an hour ago|"
             r"since|suddenly|all of a sudden|keeps?|won'?t stop|still|started)\b"),
@@ -107,7 +109,7 @@ class NeighbourFeatures:
         self.n_groups = n_groups
         sizes = np.bincount(self.groups, minlength=n_groups)
         width = max(int(sizes.max()) if len(sizes) else 0, TOP)
-        # rows of each group side by side, padded with row -1 (a similarity of -inf)
+        # rows of each group side by side, padded with row -1 (the value appended after the similarities)
         self._members = np.full((n_groups, width), -1, dtype=np.int64)
         for g in range(n_groups):
             rows = np.flatnonzero(self.groups == g)
@@ -115,15 +117,25 @@ class NeighbourFeatures:
 
     def vector(self, embedding: np.ndarray, exclude: Iterable[int] = ()) -> np.ndarray:
         """Per group, the mean of the ``TOP`` highest cosines (rows in ``exclude`` left out)."""
-        # einsum, not BLAS: a threaded BLAS matrix-vector product costs milliseconds of thread start-up
-        # on a busy CPU for a product that takes a fraction of one.
+        # einsum, not BLAS: a threaded BLAS product leaves its threads spinning on the cores that the triage's
+        # classifier and the engine's next stages need (measured: triage p50 15 ms instead of 10 ms).
         sims = np.einsum("ij,j->i", self.embeddings, np.asarray(embedding, dtype=np.float32))
         for row in exclude:
-            sims[row] = -np.inf
-        table = np.where(self._members >= 0, np.append(sims, -np.inf)[self._members], -np.inf)
-        top = np.partition(table, table.shape[1] - TOP, axis=1)[:, -TOP:]
-        found = np.isfinite(top)
-        means: np.ndarray = np.where(found, top, 0.0).sum(axis=1) / np.maximum(found.sum(axis=1), 1)
+            sims[row] = _ABSENT
+        # Padding (row -1: the appended value) and excluded rows take a similarity below any cosine; the TOP best
+        # of each group are taken by repeated maxima, which is much faster than a partial sort of rows that are
+        # mostly padding.
+        table = np.append(sims, _ABSENT)[self._members]
+        rows = np.arange(table.shape[0])
+        total, found = np.zeros(table.shape[0], dtype=np.float32), np.zeros(table.shape[0], dtype=np.int64)
+        for _ in range(TOP):
+            best = table.argmax(axis=1)
+            value = table[rows, best]
+            present = value > _ABSENT / 2
+            total += np.where(present, value, 0.0).astype(np.float32)
+            found += present
+            table[rows, best] = _ABSENT
+        means: np.ndarray = total / np.maximum(found, 1)
         return means.astype(np.float32)
 
 
