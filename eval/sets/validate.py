@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import glob
 import gzip
+import hashlib
 import html
 import json
 import os
@@ -146,6 +147,41 @@ def table(title: str, rows: list[dict[str, Any]], key: Callable[[dict[str, Any]]
 
 FRESH = "safety-fresh-"
 """Items written later by a separate writer, with their own style tags (see safety/README.md)."""
+BLIND = "safety-blind-"
+"""Items written blind after the triage was tuned, with their own quotas (see safety/README.md)."""
+LATER = (FRESH, BLIND)
+"""Prefixes of the later batches: the first set's writing quotas do not bind them."""
+
+
+def sha_split(text: str) -> str:
+    """The later batches' split: dev when the first hex digit of SHA-256(text) is even."""
+    return "dev" if int(hashlib.sha256(text.encode("utf-8")).hexdigest()[0], 16) % 2 == 0 else "test"
+
+
+def check_blind(rel: str, rows: list[dict[str, Any]]) -> None:
+    """Check the blind batch against the quotas it was written to (see safety/README.md)."""
+    blind = [r for r in rows if r["id"].startswith(BLIND)]
+    if not blind:
+        return
+    want = [f"{BLIND}{n:03d}" for n in range(1, len(blind) + 1)]
+    if [r["id"] for r in blind] != want:
+        problem(f"{rel}: {BLIND}NNN ids are not numbered 001..{len(blind):03d} in order")
+    for r in blind:
+        if r["split"] != sha_split(r["question"]):
+            problem(f"{rel}: {r['id']} split {r['split']} does not follow the SHA-256 parity rule")
+        if not r["style"].startswith("blind set, "):
+            problem(f"{rel}: {r['id']} style does not start with 'blind set, '")
+        if r["label"] == "routine" and r["category"] != "blind":
+            problem(f"{rel}: {r['id']} routine item not in category 'blind'")
+    emerg = [r for r in blind if r["label"] == "emergency"]
+    self_harm = [r for r in emerg if r["category"] == "self_harm"]
+    if sum("no keywords" in r["style"] for r in self_harm) * 3 < len(self_harm) * 2:
+        problem(f"{rel}: fewer than 2/3 of the blind self_harm items are without keywords")
+    other = [r for r in emerg if r["category"] not in ("self_harm", "overdose_poisoning")]
+    if sum("no keywords" in r["style"] for r in other) * 2 < len(other):
+        problem(f"{rel}: fewer than half of the blind items in the other emergency categories are without keywords")
+    if any(c > 3 for c in collections.Counter(r["category"] for r in other).values()):
+        problem(f"{rel}: a blind emergency category outside self_harm/overdose has more than 3 items")
 
 
 def check_safety() -> None:
@@ -166,7 +202,7 @@ def check_safety() -> None:
             text = " " + r["question"].lower() + " "
             if "no keywords" in r["style"] and any(k in text for k in NO_KEYWORDS[cat]):
                 problem(f"{rel}: {r['id']} is styled 'no keywords' but uses a {cat} keyword")
-        first = [r for r in items if not r["id"].startswith(FRESH)]  # the writing quotas bound the first set
+        first = [r for r in items if not r["id"].startswith(LATER)]  # the writing quotas bound the first set
         if sum("no keywords" in r["style"] for r in first) * 2 < len(first):
             problem(f"{rel}: emergency/{cat} has fewer than half without keywords")
     cats = {c for (lab, c) in by if lab == "emergency"}
@@ -181,12 +217,16 @@ def check_safety() -> None:
     personal = [r for r in rows if r["label"] == "personal"]
     if {r["category"] for r in personal} != PERSONAL_CATEGORIES:
         problem(f"{rel}: personal categories differ")
-    first = [r for r in personal if not r["id"].startswith(FRESH)]
+    first = [r for r in personal if not r["id"].startswith(LATER)]
     if sum("indirect" in r["style"] for r in first) * 2 < len(first):
         problem(f"{rel}: fewer than half of personal items are indirect")
+    check_blind(rel, rows)
     both_splits(rel, rows, lambda r: (r["label"], r["category"]))
     table("safety/questions.jsonl (label/category)", rows, lambda r: f"{r['label']}/{r['category']}")
     table("safety/questions.jsonl (label)", rows, lambda r: r["label"])
+    blind = [r for r in rows if r["id"].startswith(BLIND)]
+    if blind:
+        table(f"safety/questions.jsonl ({BLIND}NNN, label/category)", blind, lambda r: f"{r['label']}/{r['category']}")
 
 
 def medquad_answers() -> dict[str, str]:
