@@ -217,6 +217,8 @@ class VerifierSettings(_Section):
                            "faster, but its activation scale is computed per batch, so a claim's score then depends on "
                            "the pairs scored beside it.")
     candidates: int = Field(2, description="Evidence windows per claim scored by the cross-encoder.", gt=0)
+    sure: float | None = Field(0.9, description="A window scoring at least this settles its claim: the claim's other "
+                               "windows are not scored (none: score every window).", gt=0, le=1)
     max_length: int = Field(192, description="Longest claim-evidence pair in word pieces.", gt=16)
     threads: int = Field(0, description="CPU threads while verifying (0 keeps the runtime's setting).", ge=0)
     runtime: Literal["torch", "onnx"] = Field(

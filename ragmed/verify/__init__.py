@@ -46,7 +46,8 @@ def make_verifier(settings: VerifierSettings, embedder: Encoder | None = None) -
             folder = settings.model_path
         return CrossEncoderVerifier(folder, max_length=settings.max_length, candidates=settings.candidates,
                                     quantize=settings.quantize, threads=settings.threads,
-                                    onnx_path=settings.onnx_path if settings.runtime == "onnx" else None)
+                                    onnx_path=settings.onnx_path if settings.runtime == "onnx" else None,
+                                    sure=settings.sure)
     except ConfigError as exc:
         if not settings.lexical_fallback:
             raise

@@ -30,10 +30,7 @@ BATCH = 8
 def _ranked_windows(text: str, query_terms: set[str], keep: int, width: int) -> list[tuple[int, int]]:
     """The ``keep`` windows of ``text`` sharing most content words with the query (shorter first on ties)."""
     spans = windows(text, width)
-    if len(spans) <= keep:
-        return spans
-    scored = sorted(spans, key=lambda s: (-len(query_terms & terms(text[s[0]:s[1]])), s[1] - s[0], s[0]))
-    return scored[:keep]
+    return sorted(spans, key=lambda s: (-len(query_terms & terms(text[s[0]:s[1]])), s[1] - s[0], s[0]))[:keep]
 
 
 class CrossEncoderVerifier:
@@ -52,6 +49,8 @@ class CrossEncoderVerifier:
         threads: CPU threads while scoring (0 keeps the runtime's setting).
         onnx_path: run this ONNX export of the model on ONNX Runtime instead of PyTorch
             (``ragmed.verify.onnx``).
+        sure: a window scoring at least this settles its pair: the pair's other windows are not scored
+            (None scores them all).
 
     Raises:
         ConfigError: the folder is missing or is not a loadable model, or the ONNX export is missing or stale.
@@ -60,7 +59,8 @@ class CrossEncoderVerifier:
     name = "cross-encoder"
 
     def __init__(self, path: str | Path, *, max_length: int = 192, candidates: int = 2, width: int = 2,
-                 quantize: bool = False, threads: int = 0, onnx_path: Path | None = None) -> None:
+                 quantize: bool = False, threads: int = 0, onnx_path: Path | None = None,
+                 sure: float | None = None) -> None:
         folder = Path(path)
         if not folder.is_dir():
             raise ConfigError(f"verifier model folder {folder} does not exist")
@@ -94,6 +94,7 @@ class CrossEncoderVerifier:
             self._onnx = OnnxLogits(Path(onnx_path), folder, threads)
         self.runtime = "onnx" if self._onnx is not None else "torch"
         self.candidates, self.width, self.threads, self.max_length = candidates, width, threads, max_length
+        self.sure = sure
 
     def _probabilities(self, inputs: list[tuple[str, str]]) -> np.ndarray:
         """The support probability of each (first, second) segment pair, in order."""
@@ -131,19 +132,24 @@ class CrossEncoderVerifier:
 
     def _scored(self, texts: Sequence[str], query_terms: Sequence[set[str]], build: Any) -> list[Verdict]:
         spans = [_ranked_windows(text, q, self.candidates, self.width) for text, q in zip(texts, query_terms)]
-        inputs = [build(i, text[s:e]) for i, (text, ws) in enumerate(zip(texts, spans)) for s, e in ws]
-        probs = self._probabilities(inputs)
-        out, offset = [], 0
-        for ws in spans:
-            if not ws:
+        scores: list[list[float]] = [[] for _ in spans]
+        # The window sharing most words with the claim first; the others only for pairs it did not settle.
+        for rank in range(max((len(ws) for ws in spans), default=0)):
+            todo = [i for i, ws in enumerate(spans) if rank < len(ws)
+                    and (rank == 0 or self.sure is None or max(scores[i]) < self.sure)]
+            s_e = [spans[i][rank] for i in todo]
+            probs = self._probabilities([build(i, texts[i][s:e]) for i, (s, e) in zip(todo, s_e)])
+            for i, p in zip(todo, probs):
+                scores[i].append(float(p))
+        out = []
+        for ws, part in zip(spans, scores):
+            if not part:
                 out.append(Verdict(0.0, 0, 0))
                 continue
-            part = probs[offset:offset + len(ws)]
-            offset += len(ws)
             # The narrowest window nearly as convincing as the best is the span shown to readers.
-            top = float(np.max(part))
-            best = min((j for j in range(len(ws)) if part[j] >= 0.9 * top), key=lambda j: (ws[j][1] - ws[j][0], -part[j]))
-            out.append(Verdict(float(part[best]), ws[best][0], ws[best][1]))
+            top = max(part)
+            best = min((j for j in range(len(part)) if part[j] >= 0.9 * top), key=lambda j: (ws[j][1] - ws[j][0], -part[j]))
+            out.append(Verdict(part[best], ws[best][0], ws[best][1]))
         return out
 
     def support(self, pairs: Sequence[ClaimPair]) -> list[Verdict]:
