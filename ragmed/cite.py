@@ -31,7 +31,7 @@ from ragmed.safety import looks_like_injection
 from ragmed.text import split_sentences
 from ragmed.types import AnswerSentence, Citation, Passage
 from ragmed.verify.base import ClaimPair, Verdict, Verifier
-from ragmed.verify.claims import atomic_claims, split_run_on
+from ragmed.verify.claims import atomic_claims, evidence_lists, list_claim, split_run_on
 from ragmed.verify.lexical import contrast_conflict, missing_numbers, numbers, terms
 from ragmed.verify.topic import TopicJudge
 
@@ -156,6 +156,29 @@ def _copied_sentence(claim: str, evidence: str) -> Verdict | None:
         return None
     for start, end in split_sentences(evidence):
         if _sentence_key(evidence[start:end]) == key:
+            return Verdict(1.0, start, end)
+    return None
+
+
+_LIST_WORDS = terms("include includes including such as are is can may be common main usual usually") | {
+    "of", "in", "for", "with", "and", "or", "to", "the", "a", "an", "at", "on", "by"}
+
+
+def _copied_item(claim: str, evidence: str, title: str) -> Verdict | None:
+    """Full support, the list's sentence as the span, when ``claim`` is one list item with its heading ("Symptoms
+    include thirst.") and ``evidence`` lists that very item (same content words) under a heading that, with the
+    page's title, has every content word of the claim's heading ("The symptoms can include - Thirst - ..." on the
+    page "Diabetes Type 2" backs "Symptoms of type 2 diabetes include thirst."); None otherwise."""
+    parsed = list_claim(claim)
+    if parsed is None:
+        return None
+    head, item = parsed
+    item_terms = terms(item)
+    if not item_terms or len(item.split()) > 8:
+        return None
+    needed = terms(head) - _LIST_WORDS
+    for start, end, list_head, items in evidence_lists(evidence, split_sentences(evidence)):
+        if needed <= terms(list_head) | terms(title) and any(terms(i) == item_terms for i in items):
             return Verdict(1.0, start, end)
     return None
 
@@ -306,10 +329,11 @@ class CheckSession:
         # whether the evidence states the claim. Without them, the question goes to the verifier as context.
         question = "" if topic is not None and self.conditions else self.question
         stated = [self._stated(requests[r][0], i) for r, i in pairs]
-        # A claim that is one of the passage's own sentences, word for word, is stated by it: no model needed, once
-        # the ontology has judged the topic (without conditions the verifier also judges the question's context).
-        copied = [_copied_sentence(claim, self._evidence[i]) if not question else None
-                  for claim, (_, i) in zip(stated, pairs)]
+        # A claim that is one of the passage's own sentences, or one item of one of its lists under the same
+        # heading, word for word, is stated by it: no model needed, once the ontology has judged the topic (without
+        # conditions the verifier also judges the question's context).
+        copied = [(_copied_sentence(claim, self._evidence[i]) or _copied_item(claim, self._evidence[i], self.passages[i].title))
+                  if not question else None for claim, (_, i) in zip(stated, pairs)]
         scored = iter(self.checker.verifier.support(
             [ClaimPair(claim, self._evidence[i], question, self.passages[i].title)
              for claim, (_, i), copy in zip(stated, pairs, copied) if copy is None]))

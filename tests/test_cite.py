@@ -9,12 +9,26 @@ import pytest
 
 from ragmed.cite import ABSTAIN, CitationChecker, SentenceStream, numbers, strip_markers
 from ragmed.types import Passage
+from ragmed.verify.base import ClaimPair, Verdict
 from ragmed.verify.topic import TopicJudge
 from tests.conftest import KNOWLEDGE
 
 pytestmark = pytest.mark.integration
 
 PMID = "10808977"  # tailored mammography interventions in an HMO
+
+
+class Refusing:
+    """A verifier that supports nothing and counts what it was asked."""
+
+    name = "refusing"
+
+    def __init__(self) -> None:
+        self.asked: list[ClaimPair] = []
+
+    def support(self, pairs: list[ClaimPair]) -> list[Verdict]:
+        self.asked.extend(pairs)
+        return [Verdict(0.0, 0, 0) for _ in pairs]
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +185,29 @@ def test_list_items_only_another_page_has_are_dropped(checker) -> None:  # type:
     assert "swelling" in checked.text and "pain" in checked.text
 
 
+def test_items_of_the_cited_pages_own_list_are_kept_without_a_model_call(concepts, diabetes_pages) -> None:  # type: ignore[no-untyped-def]
+    verifier = Refusing()
+    topic = TopicJudge(concepts)
+    checker = CitationChecker(verifier, topic=topic)
+    question = "What are the symptoms of type 2 diabetes?"
+    conditions = topic.conditions(question)
+    listed = ("Common symptoms of type 2 diabetes include being very thirsty, urinating often, losing weight without "
+              "trying and having blurry eyesight [1].")
+    checked = checker.check(listed, diabetes_pages, question=question, conditions=conditions)
+    assert checked.text.startswith(listed.replace(" [1].", ""))
+    assert verifier.asked == [] and checked.citations[0].doc_id == diabetes_pages[0].doc_id
+    assert checked.citations[0].sentence.startswith("The symptoms can include")
+    # An item the page does not list goes to the model (which refuses it here) and is dropped from the list.
+    padded = checker.check("Symptoms include being very thirsty, urinating often, chest pain and having blurry "
+                           "eyesight [1].", diabetes_pages, question=question, conditions=conditions)
+    assert "chest pain" not in padded.text and "urinating often" in padded.text and verifier.asked
+    # The same items under another heading are not the page's list.
+    verifier.asked.clear()
+    other = checker.check("Complications include being very thirsty, urinating often and having blurry eyesight [1].",
+                          diabetes_pages, question=question, conditions=conditions)
+    assert other.abstained and verifier.asked
+
+
 def test_a_reversed_claim_is_not_supported(checker) -> None:  # type: ignore[no-untyped-def]
     text = ("Viral pneumonia may be treated with an antiviral medicine. "
             "If you have bacterial pneumonia, your doctor will prescribe antibiotics.")
@@ -206,18 +243,6 @@ def test_a_bare_yes_or_no_is_never_shown_as_a_cited_claim(checker, passages) -> 
 
 def test_a_sentence_copied_word_for_word_from_its_passage_needs_no_model_call(passages) -> None:  # type: ignore[no-untyped-def]
     from ragmed.text import split_sentences
-    from ragmed.verify.base import ClaimPair, Verdict
-
-    class Refusing:
-        """A verifier that supports nothing and counts what it was asked."""
-
-        name = "refusing"
-        asked: list[ClaimPair] = []
-
-        def support(self, pairs: list[ClaimPair]) -> list[Verdict]:
-            self.asked.extend(pairs)
-            return [Verdict(0.0, 0, 0) for _ in pairs]
-
     verifier = Refusing()
     checker = CitationChecker(verifier)
     start, end = split_sentences(passages[5].text)[0]

@@ -19,6 +19,8 @@ _LIST_HEAD = re.compile(r"(\b(?:include|includes|including|such as|are|is|can be
 _BULLETS = re.compile(r"\s+[-\u2022*]\s+")
 _ITEM_SPLIT = re.compile(r"\s+-\s+|,\s*(?:and\s+|or\s+)?|\s+(?:and|or)\s+")
 _CLAUSE_SPLIT = re.compile(r";\s+|,\s+but\s+|,\s+whereas\s+|,\s+while\s+")
+# inside the last item of a bulleted list: a capitalised word after a lowercase one, three or more words before the end
+_NEXT_SENTENCE = re.compile(r"(?<=[a-z])\s+(?=[A-Z][a-z]+(?:\s+\S+){2,}$)")
 _RUN_ON = re.compile(r"(?<=[a-z0-9)])\s+(?=(?:A|An|The|This|These|It|They|You|Your|If|When|Most|Some|Many|[A-Z][a-z]+s)\s)")
 
 
@@ -41,6 +43,36 @@ def list_items(sentence: str) -> tuple[str, list[str], str] | None:
     if len(items) < 3 or any(len(i.split()) > longest for i in items):
         return None
     return head, items, end
+
+
+def list_claim(claim: str) -> tuple[str, str] | None:
+    """A one-item list claim split into its heading and its item ("Symptoms include thirst." ->
+    ("Symptoms include", "thirst")), or None when ``claim`` has no list heading."""
+    body = claim.strip().rstrip(".!?").rstrip()
+    m = _LIST_HEAD.search(body)
+    if m is None or not body[m.end():].strip():
+        return None
+    return body[:m.start()] + m.group(1), body[m.end():].strip(" -;\u2022*")
+
+
+def evidence_lists(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int, str, list[str]]]:
+    """The lists in ``text``: for each sentence span holding one, ``(start, end, heading, items)``; a bulleted list
+    that runs into the next sentence without a full stop ends where that sentence begins."""
+    out = []
+    for start, end in spans:
+        first = split_run_on(text[start:end])[0]
+        parts = list_items(first)
+        if parts is None:
+            continue
+        head, items, _ = parts
+        stop = start + len(first.rstrip(".!? "))
+        last = items[-1]
+        run_on = _NEXT_SENTENCE.search(last)
+        if _BULLETS.search(first) and run_on is not None:
+            items = [*items[:-1], last[:run_on.start()]]
+            stop = start + first.rfind(last) + run_on.start()
+        out.append((start, stop, head, items))
+    return out
 
 
 def join_items(head: str, items: Sequence[str], end: str) -> str:
