@@ -160,15 +160,17 @@ def _copied_sentence(claim: str, evidence: str) -> Verdict | None:
     return None
 
 
-_LIST_WORDS = terms("include includes including such as are is can may be common main usual usually") | {
-    "of", "in", "for", "with", "and", "or", "to", "the", "a", "an", "at", "on", "by"}
+_LIST_WORDS = terms("include includes including common main usual usually of")
+"""Words of a list's heading that say nothing about what is listed."""
 
 
 def _copied_item(claim: str, evidence: str, title: str) -> Verdict | None:
     """Full support, the list's sentence as the span, when ``claim`` is one list item with its heading ("Symptoms
-    include thirst.") and ``evidence`` lists that very item (same content words) under a heading that, with the
-    page's title, has every content word of the claim's heading ("The symptoms can include - Thirst - ..." on the
-    page "Diabetes Type 2" backs "Symptoms of type 2 diabetes include thirst."); None otherwise."""
+    include thirst.") and ``evidence`` lists that very item (same content words) under a heading that names the same
+    thing: the claim's heading has every content word of the list's (at least one), and the list's heading with the
+    page's title has every content word of the claim's ("The symptoms can include - Thirst - ..." on the page
+    "Diabetes Type 2" backs "Symptoms of type 2 diabetes include thirst.", not "Diabetes is thirst."); None
+    otherwise."""
     parsed = list_claim(claim)
     if parsed is None:
         return None
@@ -178,7 +180,9 @@ def _copied_item(claim: str, evidence: str, title: str) -> Verdict | None:
         return None
     needed = terms(head) - _LIST_WORDS
     for start, end, list_head, items in evidence_lists(evidence, split_sentences(evidence)):
-        if needed <= terms(list_head) | terms(title) and any(terms(i) == item_terms for i in items):
+        named = terms(list_head) - _LIST_WORDS
+        if (named and named <= needed <= named | terms(title)
+                and any(terms(i) == item_terms for i in items)):
             return Verdict(1.0, start, end)
     return None
 

@@ -206,6 +206,11 @@ def test_items_of_the_cited_pages_own_list_are_kept_without_a_model_call(concept
     other = checker.check("Complications include being very thirsty, urinating often and having blurry eyesight [1].",
                           diabetes_pages, question=question, conditions=conditions)
     assert other.abstained and verifier.asked
+    # An item set after a bare "is" is not a list of the page's.
+    verifier.asked.clear()
+    bare = checker.check("Type 2 diabetes is being very thirsty [1].", diabetes_pages, question=question,
+                         conditions=conditions)
+    assert bare.abstained and verifier.asked
 
 
 def test_a_reversed_claim_is_not_supported(checker) -> None:  # type: ignore[no-untyped-def]
