@@ -50,7 +50,7 @@ EMERGENCIES = {
     "overdose_poisoning": ["my 2 year old got into the cupboard and drank some of the dishwasher liquid",
                            "i got through most of a box of my sleeping tablets in the last hour"],
     "self_harm": ["i've written goodbye letters and tonight is the night i'm going to do it",
-                  "everyone would be better off without me and i've been saving up pills for this"],
+                  "nobody would even notice if i was gone and i've been saving up pills for this"],
     "pregnancy": ["i'm 30 weeks and soaking through pads with a pain that won't let up",
                   "33 weeks pregnant, my face and hands have puffed up and I'm seeing flashing lights"],
     "infant_fever": ["my 7 week old feels really hot, is floppy and won't feed",
@@ -118,6 +118,10 @@ def test_the_test_emergencies_share_no_words_with_the_rules() -> None:
     ("her face is drooping on one side", "stroke"), ("I can't breathe", "breathing"),
     # a child who ate a medicine: the floor holds for a brand no model or list has seen
     ("my 3 year old has chewed some Zorvexa capsules she found in my bag, is that bad", "overdose_poisoning"),
+    # the ideation and method questions of suicide-risk screening
+    ("everyone would be better off without me and i've been saving up pills for this", "self_harm"),
+    ("what's the most painless way to kill myself", "self_harm"), ("i don't want to be alive anymore", "self_harm"),
+    ("some nights I wish I could go to sleep and never wake up", "self_harm"),
 ])
 def test_the_rules_catch_the_plainest_emergencies(question: str, category: str) -> None:
     assert category in rule_categories(question)
@@ -130,6 +134,8 @@ def test_the_rules_catch_the_plainest_emergencies(question: str, category: str) 
     "how is anaphylaxis treated", "what is a thunderclap headache", "can you overdose on vitamin C",
     "what are the warning signs that someone is suicidal", "which inhalers help breathlessness in COPD",
     "how do I stop my kid eating vitamins like sweets", "what should I do if my toddler swallows a button battery",
+    "I'm killing myself at the gym every day, how much protein do I need", "I just want this cough to stop",
+    "how do I take my life back after a divorce", "I want this exam to be over",
 ])
 def test_the_rules_raise_no_alarm_on_information_questions(question: str) -> None:
     assert rule_categories(question) == [] and red_flags(question) == []

@@ -53,7 +53,17 @@ _CATEGORY_RULES: dict[str, tuple[re.Pattern[str], ...]] = {
                               r"hand (sanitiser|sanitizer)|calpol|tylenol|paracetamol|ibuprofen|nurofen|aspirin|antihistamines?)\b"),
     "self_harm": _rx(r"\b(want|going|plan|planning|about) to (kill|hurt|harm) myself\b", r"\bi('?m| am) (feeling )?suicidal\b",
                      r"\bi (want|wanna) to die\b", r"\b(end|ending) my (own )?life\b", r"\bno reason to (live|go on)\b",
-                     r"\bi('?ve| have) (just )?(cut|hurt|harmed) myself\b"),
+                     r"\bi('?ve| have) (just )?(cut|hurt|harmed) myself\b",
+                     # the ideation and method questions of suicide-risk screening, in the words people use
+                     r"\b(how|ways?|best way|easiest way|quickest way|painless way|methods?) (to|do i|can i|could i|of) "
+                     r"(kill|killing) myself\b",
+                     r"\bi (don'?t|do not) want to (be alive|live|exist|be here) any ?more\b",
+                     r"\b(want|wish) (it all|everything|my life) to (end|be over)\b",
+                     r"\b(want|wish)( to| i could) (go to )?sleep and (never|not) wake( up)?\b",
+                     r"\b(better off|be better) (dead|without me)\b", r"\bno point (in )?(living|being alive|going on)\b",
+                     r"\b(take|taking|end|ending) my own life\b", r"\bwish i (was|were) dead\b",
+                     r"\bwant to disappear (forever|for good|permanently)\b",
+                     r"\b(i|i'?ve|i have) (written|wrote) (a|my) (suicide|goodbye) note\b"),
     "blood_loss": _rx(r"\bbleeding (won'?t|will not|doesn'?t|does not) stop", r"\b(spurting|pouring) (blood|out)\b",
                       rf"\b{_WHO}\b.{{0,20}}\b(vomiting|throwing up|coughing up) (bright red )?blood\b"),
     "unconscious": _rx(r"\b(he|she|they|my \w+) (is|are|'s) (unconscious|unresponsive|not breathing)\b",
