@@ -32,7 +32,7 @@ from ragmed.text import split_sentences
 from ragmed.types import AnswerSentence, Citation, Passage
 from ragmed.verify.base import ClaimPair, Verdict, Verifier
 from ragmed.verify.claims import atomic_claims, evidence_lists, list_claim, split_run_on
-from ragmed.verify.lexical import contrast_conflict, missing_numbers, numbers, terms
+from ragmed.verify.lexical import contrast_conflict, missing_numbers, negation_scope, numbers, terms
 from ragmed.verify.topic import TopicJudge
 
 ABSTAIN = "The retrieved evidence does not answer this question."
@@ -165,26 +165,38 @@ _LIST_WORDS = terms("include includes including common main usual usually of")
 
 
 def _copied_item(claim: str, evidence: str, title: str) -> Verdict | None:
-    """Full support, the list's sentence as the span, when ``claim`` is one list item with its heading ("Symptoms
-    include thirst.") and ``evidence`` lists that very item (same content words) under a heading that names the same
-    thing: the claim's heading has every content word of the list's (at least one), and the list's heading with the
-    page's title has every content word of the claim's ("The symptoms can include - Thirst - ..." on the page
-    "Diabetes Type 2" backs "Symptoms of type 2 diabetes include thirst.", not "Diabetes is thirst."); None
-    otherwise."""
+    """Full support, the list's sentence as the span, when ``claim`` is a list heading with items ("Symptoms
+    include thirst and weight loss.") and ``evidence`` lists each of those items under a heading that names the
+    same thing: the claim's heading has every content word of the list's (at least one), and the list's heading with
+    the page's title has every content word of the claim's ("The symptoms can include - Thirst - ..." on the page
+    "Diabetes Type 2" backs "Symptoms of type 2 diabetes include thirst.", not "Diabetes is thirst."). An item is
+    listed when one of the list's items has all its content words and numbers ("coughing" from "Coughing, especially
+    at night"), negated alike; None otherwise."""
     parsed = list_claim(claim)
     if parsed is None:
         return None
     head, item = parsed
-    item_terms = terms(item)
-    if not item_terms or len(item.split()) > 8:
+    wanted = [part for part in _ITEM_SEPARATOR.split(item) if terms(part)]
+    if not wanted or any(len(part.split()) > 8 for part in wanted):
         return None
     needed = terms(head) - _LIST_WORDS
     for start, end, list_head, items in evidence_lists(evidence, split_sentences(evidence)):
         named = terms(list_head) - _LIST_WORDS
         if (named and named <= needed <= named | terms(title)
-                and any(terms(i) == item_terms for i in items)):
+                and all(any(_lists(i, part) for i in items) for part in wanted)):
             return Verdict(1.0, start, end)
     return None
+
+
+_ITEM_SEPARATOR = re.compile(r"\s*[,;]\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+")
+
+
+def _lists(listed: str, item: str) -> bool:
+    """Whether the list item ``listed`` states ``item``: all of its content words and numbers, each negated in
+    both or in neither ("fever" is not stated by "no fever")."""
+    wanted = terms(item)
+    return (wanted <= terms(listed) and numbers(item) <= numbers(listed)
+            and negation_scope(listed) & wanted == negation_scope(item) & wanted)
 
 
 def _sentence_key(text: str) -> str:

@@ -197,6 +197,11 @@ def test_items_of_the_cited_pages_own_list_are_kept_without_a_model_call(concept
     assert checked.text.startswith(listed.replace(" [1].", ""))
     assert verifier.asked == [] and checked.citations[0].doc_id == diabetes_pages[0].doc_id
     assert checked.citations[0].sentence.startswith("The symptoms can include")
+    # An item may be shorter than the page's ("feeling very hungry" of "Feeling very hungry or tired"), and a
+    # comma list in one bullet is read item by item.
+    shorter = checker.check("Symptoms of type 2 diabetes include - Feeling very hungry, urinating often [1].",
+                            diabetes_pages, question=question, conditions=conditions)
+    assert "Feeling very hungry, urinating often" in shorter.text and verifier.asked == []
     # An item the page does not list goes to the model (which refuses it here) and is dropped from the list.
     padded = checker.check("Symptoms include being very thirsty, urinating often, chest pain and having blurry "
                            "eyesight [1].", diabetes_pages, question=question, conditions=conditions)
