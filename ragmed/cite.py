@@ -28,11 +28,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ragmed.safety import looks_like_injection
-from ragmed.text import split_sentences
+from ragmed.text import split_sentences, words
 from ragmed.types import AnswerSentence, Citation, Passage
 from ragmed.verify.base import ClaimPair, Verdict, Verifier
 from ragmed.verify.claims import atomic_claims, evidence_lists, list_claim, split_run_on
-from ragmed.verify.lexical import contrast_conflict, missing_numbers, negation_scope, numbers, terms
+from ragmed.verify.lexical import contrast_conflict, missing_numbers, numbers, terms
 from ragmed.verify.topic import TopicJudge
 
 ABSTAIN = "The retrieved evidence does not answer this question."
@@ -170,14 +170,14 @@ def _copied_item(claim: str, evidence: str, title: str) -> Verdict | None:
     same thing: the claim's heading has every content word of the list's (at least one), and the list's heading with
     the page's title has every content word of the claim's ("The symptoms can include - Thirst - ..." on the page
     "Diabetes Type 2" backs "Symptoms of type 2 diabetes include thirst.", not "Diabetes is thirst."). An item is
-    listed when one of the list's items has all its content words and numbers ("coughing" from "Coughing, especially
-    at night"), negated alike; None otherwise."""
+    listed when one of the list's items has all its content words and the same qualifiers ("coughing" from
+    "Coughing, especially at night"; see ``_lists``); None otherwise."""
     parsed = list_claim(claim)
     if parsed is None:
         return None
     head, item = parsed
-    wanted = [part for part in _ITEM_SEPARATOR.split(item) if terms(part)]
-    if not wanted or any(len(part.split()) > 8 for part in wanted):
+    wanted = [part for part in _ITEM_SEPARATOR.split(item) if part.strip(" -.")]
+    if not wanted or any(not terms(part) or len(part.split()) > 8 for part in wanted):
         return None
     needed = terms(head) - _LIST_WORDS
     for start, end, list_head, items in evidence_lists(evidence, split_sentences(evidence)):
@@ -188,15 +188,27 @@ def _copied_item(claim: str, evidence: str, title: str) -> Verdict | None:
     return None
 
 
-_ITEM_SEPARATOR = re.compile(r"\s*[,;]\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+")
+_ITEM_SEPARATOR = re.compile(r"\s*(?:(?<!\d),(?!\d)|;)\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+")
+_CAUTIONS = frozenset(["no", "not", "never", "none", "without", "nor", "cannot", "avoid", "avoiding", "except",
+                       "unless", "only"])
+_QUALIFIERS = _CAUTIONS | frozenset([
+    "before", "after", "above", "below", "over", "under", "more", "less", "fewer", "most", "least", "first", "last",
+    "early", "late", "higher", "lower", "increase", "increased", "decrease", "decreased", "one", "two", "three",
+    "four", "five", "six", "seven", "eight", "nine", "ten", "once", "twice"])
+"""Negation and caution words an item may not drop; with direction, comparison and count words, words it may not
+add."""
 
 
 def _lists(listed: str, item: str) -> bool:
-    """Whether the list item ``listed`` states ``item``: all of its content words and numbers, each negated in
-    both or in neither ("fever" is not stated by "no fever")."""
-    wanted = terms(item)
-    return (wanted <= terms(listed) and numbers(item) <= numbers(listed)
-            and negation_scope(listed) & wanted == negation_scope(item) & wanted)
+    """Whether the list item ``listed`` states ``item``: all of its content words and qualifiers, every negation
+    or caution of ``listed`` ("pain before eating" is not "Pain after eating", "ibuprofen if you have asthma" is not
+    "Ibuprofen (avoid if you have asthma)"; "coughing" is "Coughing, especially early in the morning"), and, where
+    either has a number, the item word for word."""
+    if numbers(listed) or numbers(item):
+        return _sentence_key(listed) == _sentence_key(item)
+    said, claimed = set(words(listed)), set(words(item))
+    return (terms(item) <= terms(listed) and _QUALIFIERS & claimed <= said
+            and _CAUTIONS & said <= claimed)
 
 
 def _sentence_key(text: str) -> str:

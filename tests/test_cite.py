@@ -202,6 +202,12 @@ def test_items_of_the_cited_pages_own_list_are_kept_without_a_model_call(concept
     shorter = checker.check("Symptoms of type 2 diabetes include - Feeling very hungry, urinating often [1].",
                             diabetes_pages, question=question, conditions=conditions)
     assert "Feeling very hungry, urinating often" in shorter.text and verifier.asked == []
+    # A shorter item keeps the page's negations and adds no qualifier of its own: those go to the model (refused).
+    for changed in ("losing weight", "being very thirsty before meals", "urinating more often"):
+        dropped = checker.check(f"Symptoms of type 2 diabetes include {changed} [1].", diabetes_pages,
+                                question=question, conditions=conditions)
+        assert dropped.abstained, changed
+    verifier.asked.clear()
     # An item the page does not list goes to the model (which refuses it here) and is dropped from the list.
     padded = checker.check("Symptoms include being very thirsty, urinating often, chest pain and having blurry "
                            "eyesight [1].", diabetes_pages, question=question, conditions=conditions)

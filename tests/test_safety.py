@@ -122,6 +122,7 @@ def test_the_test_emergencies_share_no_words_with_the_rules() -> None:
     ("everyone would be better off without me and i've been saving up pills for this", "self_harm"),
     ("what's the most painless way to kill myself", "self_harm"), ("i don't want to be alive anymore", "self_harm"),
     ("some nights I wish I could go to sleep and never wake up", "self_harm"),
+    ("I don\u2019t want to be alive anymore", "self_harm"),  # a phone's apostrophe
 ])
 def test_the_rules_catch_the_plainest_emergencies(question: str, category: str) -> None:
     assert category in rule_categories(question)
@@ -136,6 +137,10 @@ def test_the_rules_catch_the_plainest_emergencies(question: str, category: str) 
     "how do I stop my kid eating vitamins like sweets", "what should I do if my toddler swallows a button battery",
     "I'm killing myself at the gym every day, how much protein do I need", "I just want this cough to stop",
     "how do I take my life back after a divorce", "I want this exam to be over",
+    "I want to sleep and not wake up at 3am every night, any tips for insomnia",
+    "is there no point going on statins at 85", "I don't want to live any more than 20 minutes from a dialysis unit",
+    "my kids would be better off without me smoking around them",
+    "am I taking my own life in my hands riding a motorbike",
 ])
 def test_the_rules_raise_no_alarm_on_information_questions(question: str) -> None:
     assert rule_categories(question) == [] and red_flags(question) == []

@@ -52,16 +52,17 @@ _CATEGORY_RULES: dict[str, tuple[re.Pattern[str], ...]] = {
                               r"weed ?killer|rat poison|e-?liquid|vape (juice|liquid)|nicotine|white spirit|paraffin|lamp oil|"
                               r"hand (sanitiser|sanitizer)|calpol|tylenol|paracetamol|ibuprofen|nurofen|aspirin|antihistamines?)\b"),
     "self_harm": _rx(r"\b(want|going|plan|planning|about) to (kill|hurt|harm) myself\b", r"\bi('?m| am) (feeling )?suicidal\b",
-                     r"\bi (want|wanna) to die\b", r"\b(end|ending) my (own )?life\b", r"\bno reason to (live|go on)\b",
+                     r"\bi (just |really )?(want to|wanna) die\b", r"\b(end|ending) my (own )?life\b", r"\bno reason to (live|go on)\b",
                      r"\bi('?ve| have) (just )?(cut|hurt|harmed) myself\b",
                      # the ideation and method questions of suicide-risk screening, in the words people use
                      r"\b(how|ways?|best way|easiest way|quickest way|painless way|methods?) (to|do i|can i|could i|of) "
                      r"(kill|killing) myself\b",
-                     r"\bi (don'?t|do not) want to (be alive|live|exist|be here) any ?more\b",
-                     r"\b(want|wish) (it all|everything|my life) to (end|be over)\b",
-                     r"\b(want|wish)( to| i could) (go to )?sleep and (never|not) wake( up)?\b",
-                     r"\b(better off|be better) (dead|without me)\b", r"\bno point (in )?(living|being alive|going on)\b",
-                     r"\b(take|taking|end|ending) my own life\b", r"\bwish i (was|were) dead\b",
+                     r"\bi (don'?t|do not) want to (be alive|live|exist) any ?more\b(?! than)",
+                     r"\b(want|wish) (it all|everything|my life) to (end|be over)\b(?! up)",
+                     r"\b(want|wish)( to| i could) (go to )?sleep and never wake( up)?\b",
+                     r"\b(better off|be better) (dead|without me\b(?!\s+\w+ing))", r"\bno point (in )?(living|being alive)\b",
+                     r"\bno point (in )?going on\s*([.,!?;]|$|any ?more|like this)",
+                     r"\b(take|taking|end|ending) my own life\b(?! in (my|your) hands)", r"\bwish i (was|were) dead\b",
                      r"\bwant to disappear (forever|for good|permanently)\b",
                      r"\b(i|i'?ve|i have) (written|wrote) (a|my) (suicide|goodbye) note\b"),
     "blood_loss": _rx(r"\bbleeding (won'?t|will not|doesn'?t|does not) stop", r"\b(spurting|pouring) (blood|out)\b",
@@ -131,13 +132,20 @@ _MULTILINGUAL = (
 )
 
 
+def _plain(text: str) -> str:
+    """``text`` with typographic apostrophes as the rules write them (phones type "don’t")."""
+    return text.replace("\u2019", "'").replace("\u2018", "'")
+
+
 def rule_categories(question: str) -> list[str]:
     """The red-flag categories whose rules match ``question``, in the bank's order."""
+    question = _plain(question)
     return [name for name, patterns in _CATEGORY_RULES.items() if any(p.search(question) for p in patterns)]
 
 
 def rule_personal(question: str) -> str | None:
     """The kind of personal request whose rules match ``question`` (``dose``, ``diagnosis``...), or None."""
+    question = _plain(question)
     for kind, patterns in _PERSONAL_RULES.items():
         if any(p.search(question) for p in patterns):
             return kind
