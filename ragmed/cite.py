@@ -211,6 +211,18 @@ def _lists(listed: str, item: str) -> bool:
             and _CAUTIONS & said <= claimed)
 
 
+_HEDGE = re.compile(r"\b(?:the )?(?:most )?(?:common|commonest|typical|usual|main) (?=(?:[\w'-]+ ){0,6}?(?:include|includes|including|are)\b)",
+                    re.IGNORECASE)
+
+
+def unhedged(claim: str) -> str:
+    """``claim`` as the verifier reads it: a list heading without the frequency word that only ranks what follows
+    ("Common symptoms of asthma include wheezing." -> "Symptoms of asthma include wheezing."); a page's list of
+    symptoms states its items, and the trained verifier refuses the hedge however plainly the page lists them."""
+    plain = _HEDGE.sub("", claim)
+    return plain[:1].upper() + plain[1:] if plain != claim and claim[:1].isupper() else plain
+
+
 def _sentence_key(text: str) -> str:
     return " ".join(text.lower().split()).rstrip(" .!?;:")
 
@@ -363,7 +375,7 @@ class CheckSession:
         copied = [(_copied_sentence(claim, self._evidence[i]) or _copied_item(claim, self._evidence[i], self.passages[i].title))
                   if not question else None for claim, (_, i) in zip(stated, pairs)]
         scored = iter(self.checker.verifier.support(
-            [ClaimPair(claim, self._evidence[i], question, self.passages[i].title)
+            [ClaimPair(unhedged(claim), self._evidence[i], question, self.passages[i].title)
              for claim, (_, i), copy in zip(stated, pairs, copied) if copy is None]))
         verdicts = [copy if copy is not None else next(scored) for copy in copied]
         best: list[_Backing | None] = [None] * len(requests)

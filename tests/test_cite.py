@@ -224,6 +224,17 @@ def test_items_of_the_cited_pages_own_list_are_kept_without_a_model_call(concept
     assert bare.abstained and verifier.asked
 
 
+def test_a_list_called_common_is_read_as_the_pages_list_and_not_against_a_rare_one(checker) -> None:  # type: ignore[no-untyped-def]
+    asthma = medlineplus("0000065", 3)
+    kept = checker.check("Common symptoms of asthma include wheezing and chest tightness [1].", [asthma],
+                         question="What are the symptoms of asthma?")
+    assert "wheezing and chest tightness" in kept.text and kept.citations[0].doc_id == asthma.doc_id
+    text = "Asthma is a disease of the airways. Rare symptoms of asthma include wheezing at rest and fainting."
+    rare = Passage(chunk_id=9, doc_id="doc:rare", text=text, score=1.0, start=0, end=len(text), title="Asthma")
+    assert checker.check("Common symptoms of asthma include wheezing at rest [1].", [rare],
+                         question="What are the symptoms of asthma?").abstained
+
+
 def test_a_reversed_claim_is_not_supported(checker) -> None:  # type: ignore[no-untyped-def]
     text = ("Viral pneumonia may be treated with an antiviral medicine. "
             "If you have bacterial pneumonia, your doctor will prescribe antibiotics.")

@@ -81,6 +81,7 @@ EXCLUSIVE: tuple[tuple[str, ...], ...] = (
     ("artery", "vein"), ("arteries", "veins"), ("hypothyroidism", "hyperthyroidism"),
     ("hypoglycemia", "hyperglycemia"), ("hypotension", "hypertension"), ("increase", "decrease"),
     ("increases", "decreases"), ("increased", "decreased"), ("higher", "lower"), ("mild", "severe"),
+    ("common", "rare", "uncommon"), ("commonly", "rarely"),
 )
 _EXCLUSIVE_STEMS: list[frozenset[str]] = []
 
