@@ -31,7 +31,7 @@ from ragmed.safety import looks_like_injection
 from ragmed.text import split_sentences, words
 from ragmed.types import AnswerSentence, Citation, Passage
 from ragmed.verify.base import ClaimPair, Verdict, Verifier
-from ragmed.verify.claims import atomic_claims, evidence_lists, list_claim, split_run_on
+from ragmed.verify.claims import atomic_claims, evidence_lists, list_claim, split_items, split_run_on
 from ragmed.verify.lexical import contrast_conflict, missing_numbers, numbers, terms
 from ragmed.verify.topic import TopicJudge
 
@@ -176,7 +176,7 @@ def _copied_item(claim: str, evidence: str, title: str) -> Verdict | None:
     if parsed is None:
         return None
     head, item = parsed
-    wanted = [part for part in _ITEM_SEPARATOR.split(item) if part.strip(" -.")]
+    wanted = split_items(item)
     if not wanted or any(not terms(part) or len(part.split()) > 8 for part in wanted):
         return None
     needed = terms(head) - _LIST_WORDS
@@ -188,7 +188,6 @@ def _copied_item(claim: str, evidence: str, title: str) -> Verdict | None:
     return None
 
 
-_ITEM_SEPARATOR = re.compile(r"\s*(?:(?<!\d),(?!\d)|;)\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+")
 _CAUTIONS = frozenset(["no", "not", "never", "none", "without", "nor", "cannot", "avoid", "avoiding", "except",
                        "unless", "only"])
 _QUALIFIERS = _CAUTIONS | frozenset([

@@ -17,7 +17,7 @@ from typing import Literal
 
 _LIST_HEAD = re.compile(r"(\b(?:include|includes|including|such as|are|is|can be|may be)\b|:)\s+", re.IGNORECASE)
 _BULLETS = re.compile(r"\s+[-\u2022*]\s+")
-_ITEM_SPLIT = re.compile(r"\s+-\s+|,\s*(?:and\s+|or\s+)?|\s+(?:and|or)\s+")
+_ITEM_SPLIT = re.compile(r"\s+-\s+|(?:(?<!\d),(?!\d)|;)\s*(?:and\s+|or\s+)?|\s+(?:and|or)\s+")
 _CLAUSE_SPLIT = re.compile(r";\s+|,\s+but\s+|,\s+whereas\s+|,\s+while\s+")
 # inside the last item of a bulleted list: a capitalised word after a lowercase one, three or more words before the end
 _NEXT_SENTENCE = re.compile(r"(?<=[a-z])\s+(?=[A-Z][a-z]+(?:\s+\S+){2,}$)")
@@ -36,13 +36,19 @@ def list_items(sentence: str) -> tuple[str, list[str], str] | None:
         items = [i.strip(" -;\u2022*") for i in _BULLETS.split(rest) if i.strip(" -;\u2022*")]
     elif m is not None:
         head, rest = body[:m.end()], body[m.end():]
-        items = [i.strip(" -;") for i in _ITEM_SPLIT.split(rest) if i and i.strip(" -;")]
+        items = split_items(rest)
     else:
         return None
     longest = 14 if bullets is not None else 8
     if len(items) < 3 or any(len(i.split()) > longest for i in items):
         return None
     return head, items, end
+
+
+def split_items(text: str) -> list[str]:
+    """The items of an inline list ("wheezing, coughing and chest tightness"), split at commas (not a thousands
+    comma), semicolons, "and", "or" and dashes."""
+    return [i.strip(" -;") for i in _ITEM_SPLIT.split(text) if i and i.strip(" -;")]
 
 
 def list_claim(claim: str) -> tuple[str, str] | None:
