@@ -354,8 +354,7 @@ class CheckSession:
         topic = self.checker.topic
         if topic is None or not self.conditions:
             return True
-        focus = topic.focus(self.passages[index])
-        return not focus or any(topic.related(q, f) for q in self.conditions for f in focus)
+        return topic.about(self.conditions, topic.focus(self.passages[index])) is not False
 
     def _best_backing(self, requests: list[tuple[str, list[int]]]) -> list[_Backing | None]:
         """One verifier call for every (claim, candidate passage) pair; the best backing of each claim, passages

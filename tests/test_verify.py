@@ -131,7 +131,7 @@ def test_list_items_and_clauses_are_claims_of_their_own() -> None:
 def test_a_document_focus_comes_from_its_cuis_and_stays_specific(concepts) -> None:  # type: ignore[no-untyped-def]
     type1 = Document(id="t1", source="medquad", title="What is (are) Diabetes Type 1 ?", text="x",
                      metadata={"cuis": ["C0011854"]})
-    assert document_focus(type1, concepts) == ["DOID:9744"]
+    assert document_focus(type1, concepts) == ["DOID:9744", "HP:0100651"]
     judge = TopicJudge(concepts)
     question = judge.conditions("What are the symptoms of type 2 diabetes?")
     page = Passage(chunk_id=1, doc_id="t1", text="", score=1.0, start=0, end=0, title=type1.title,
@@ -142,6 +142,24 @@ def test_a_document_focus_comes_from_its_cuis_and_stays_specific(concepts) -> No
     assert not judge.off_topic(question, page, "With type 1 diabetes you will need insulin for life.")
     assert not judge.off_topic(question, general, "Diabetes means your blood glucose is too high.")
     assert not judge.off_topic(set(), page, "Anything at all.")
+
+
+@pytest.mark.integration
+def test_a_condition_only_hpo_names_still_decides_the_topic(concepts) -> None:  # type: ignore[no-untyped-def]
+    judge = TopicJudge(concepts)
+    question = judge.conditions("What are the symptoms of gallstones?")
+    assert question, "gallstones (HPO cholelithiasis) is a condition of the question"
+
+    def page(title: str) -> Passage:
+        return Passage(chunk_id=1, doc_id=title, text="", score=1.0, start=0, end=0, title=title)
+
+    treatment = "Treatment options include surgery, chemotherapy, radiation, or a combination of these treatments."
+    assert judge.off_topic(question, page("What is (are) Gallbladder Cancer ?"), treatment)
+    assert not judge.off_topic(question, page("What is (are) Gallstones ?"), "Gallstones can block a bile duct.")
+    # A question and a page named in different ontologies only (HPO ischaemic stroke, DO cerebrovascular
+    # disease) are not judged: the ontologies hold no link between them.
+    stroke = judge.conditions("How does an ischemic stroke differ from a hemorrhagic stroke?")
+    assert stroke and not judge.off_topic(stroke, page("What is (are) Stroke ?"), "Within minutes, brain cells begin to die.")
 
 
 def test_pairs_are_split_by_document_group_and_reproducible() -> None:

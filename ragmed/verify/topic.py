@@ -2,7 +2,10 @@
 
 A document's focus is the set of conditions it is about: the concepts of its MedQuAD focus CUIs, of its
 MeSH terms, and of its title, found when it is indexed (``metadata["focus"]``) or, for documents indexed
-before, linked from the title on demand. A claim answering a question about one condition is off topic
+before, linked from the title on demand. Conditions are Disease Ontology diseases and the HPO phenotypes that
+name a disorder the Disease Ontology lacks (ischaemic stroke, gallstones, anaphylaxis); a concept's
+equivalents in the other ontology join it, and two conditions are compared only within one ontology, so a
+question and a page that share no ontology are not judged. A claim answering a question about one condition is off topic
 when its evidence is about another condition — not the question's own, nor one above or below it in the
 ontology — unless the claim itself names that other condition: a type 1 diabetes page never supports an
 unqualified claim under a type 2 diabetes question, while a page about diabetes in general may.
@@ -22,7 +25,7 @@ from typing import Any, Protocol
 from ragmed.types import Concept, Document, Passage
 
 #: Ontologies whose concepts count as conditions for the topic check.
-CONDITION_PREFIXES = ("DOID:",)
+CONDITION_PREFIXES = ("DOID:", "HP:")
 #: Ontologies whose concepts a claim must not name unless its evidence does: conditions and findings.
 NAMED_PREFIXES = ("DOID:", "HP:")
 
@@ -35,6 +38,8 @@ class ConceptSource(Protocol):
     def ancestors(self, curie: str) -> set[str]: ...
 
     def with_xref(self, xref: str) -> list[str]: ...
+
+    def get(self, curie: str) -> Concept | None: ...
 
 
 def document_focus(document: Document, ontology: ConceptSource) -> list[str]:
@@ -52,7 +57,7 @@ def document_focus(document: Document, ontology: ConceptSource) -> list[str]:
             texts.append(focus)
         for text in texts:
             if isinstance(text, str):
-                found += [c.curie for c in ontology.link(text) if c.curie.startswith(CONDITION_PREFIXES)]
+                found += conditions_of(ontology.link(text))
     return sorted(most_specific(set(found), ontology.ancestors))
 
 
@@ -71,10 +76,11 @@ class TopicJudge:
     def __init__(self, ontology: ConceptSource) -> None:
         self.ontology = ontology
         self._ancestors = lru_cache(maxsize=4096)(ontology.ancestors)
+        self._equivalents = lru_cache(maxsize=4096)(self._with_equivalents)
 
     def conditions(self, text: str) -> set[str]:
-        """The conditions named in ``text``."""
-        return {c.curie for c in self.ontology.link(text) if c.curie.startswith(CONDITION_PREFIXES)}
+        """The conditions named in ``text``, with their equivalents in the other ontology."""
+        return conditions_of(self.ontology.link(text))
 
     def named(self, text: str) -> set[str]:
         """The conditions and clinical findings named in ``text`` (Disease Ontology and HPO CURIEs)."""
@@ -83,11 +89,22 @@ class TopicJudge:
     def focus(self, passage: Passage) -> set[str]:
         """The conditions the passage's document is about (indexed focus, else its title linked)."""
         stored = passage.metadata.get("focus")
-        if isinstance(stored, list):
-            return {c for c in stored if isinstance(c, str)}
+        if isinstance(stored, list) and stored:
+            return self._equivalents(tuple(sorted(c for c in stored if isinstance(c, str))))
         document = Document(id=passage.doc_id, source=passage.source, title=passage.title, text="",
                             metadata=dict(passage.metadata))
         return set(document_focus(document, self.ontology))
+
+    def _with_equivalents(self, curies: tuple[str, ...]) -> set[str]:
+        """``curies`` and their conditions' equivalents in the other ontology (a focus stored by an older index)."""
+        found = [c for c in (self.ontology.get(curie) for curie in curies) if c is not None]
+        return set(curies) | conditions_of(found)
+
+    def about(self, asked: Iterable[str], focus: Iterable[str]) -> bool | None:
+        """True when ``focus`` holds an asked condition (or one above or below it), False when it holds only
+        others of the same ontology, None when the two share no ontology (nothing to judge)."""
+        pairs = [(q, f) for q in asked for f in focus if q.split(":")[0] == f.split(":")[0]]
+        return any(self.related(q, f) for q, f in pairs) if pairs else None
 
     def related(self, a: str, b: str) -> bool:
         """True when ``a`` and ``b`` are the same condition or one lies above the other."""
@@ -96,11 +113,8 @@ class TopicJudge:
     def off_topic(self, question: Iterable[str], passage: Passage, claim: str) -> bool:
         """True when the passage is about other conditions than the question asks and the claim does not
         name them. Without conditions on either side there is nothing to judge (False)."""
-        asked = set(question)
         focus = self.focus(passage)
-        if not asked or not focus:
-            return False
-        if any(self.related(q, f) for q in asked for f in focus):
+        if self.about(question, focus) is not False:
             return False
         named = self.conditions(claim)
         return not any(self.related(n, f) for n in named for f in focus)
@@ -112,5 +126,6 @@ def conditions_of(concepts: Sequence[Concept], ontology: Any = None) -> set[str]
     for c in concepts:
         if c.curie.startswith(CONDITION_PREFIXES):
             out.add(c.curie)
-        out.update(code for code in c.codes.get("DOID", []) if code.startswith(CONDITION_PREFIXES))
+        for prefix in CONDITION_PREFIXES:
+            out.update(code for code in c.codes.get(prefix.rstrip(":"), []) if code.startswith(prefix))
     return out
