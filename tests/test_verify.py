@@ -125,6 +125,11 @@ def test_list_items_and_clauses_are_claims_of_their_own() -> None:
     bullets = "Symptoms include - Being very thirsty - Urinating often - Blurry eyesight A blood test can show it."
     assert split_run_on(bullets) == ["Symptoms include - Being very thirsty - Urinating often - Blurry eyesight.",
                                      "A blood test can show it."]
+    adhd = "Children with ADHD may have problems - Inattention - Hyperactivity - Impulsivity No one knows the cause."
+    assert split_run_on(adhd) == ["Children with ADHD may have problems - Inattention - Hyperactivity - Impulsivity.",
+                                  "No one knows the cause."]
+    assert split_run_on("Symptoms include - Wheezing - Pain when I breathe in deeply.") == [
+        "Symptoms include - Wheezing - Pain when I breathe in deeply."]
 
 
 @pytest.mark.integration

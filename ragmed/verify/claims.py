@@ -21,7 +21,21 @@ _ITEM_SPLIT = re.compile(r"\s+-\s+|(?:(?<!\d),(?!\d)|;)\s*(?:and\s+|or\s+)?|\s+(
 _CLAUSE_SPLIT = re.compile(r";\s+|,\s+but\s+|,\s+whereas\s+|,\s+while\s+")
 # inside the last item of a bulleted list: a capitalised word after a lowercase one, three or more words before the end
 _NEXT_SENTENCE = re.compile(r"(?<=[a-z])\s+(?=[A-Z][a-z]+(?:\s+\S+){2,}$)")
-_RUN_ON = re.compile(r"(?<=[a-z0-9)])\s+(?=(?:A|An|The|This|These|It|They|You|Your|If|When|Most|Some|Many|[A-Z][a-z]+s)\s)")
+
+
+def _function_words() -> list[str]:
+    """English function words (NLTK's stopwords as bm25s ships them) that can open a sentence: no contraction
+    stems ("don", "ll"), and not "I", which is capitalised anywhere."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    stems = {"ll", "re", "ve", "ma", "ain"}
+    return sorted(w for w in STOPWORDS_EN_PLUS
+                  if w.isalpha() and (len(w) > 1 or w == "a") and w not in stems and f"{w}'t" not in STOPWORDS_EN_PLUS)
+
+
+# a function word or a plural noun with a capital after a lowercase word: a sentence that a bulleted list ran into
+_RUN_ON = re.compile(r"(?<=[a-z0-9)])\s+(?=(?:" + "|".join(w.capitalize() for w in _function_words())
+                     + r"|Many|[A-Z][a-z]+s)\s)")
 
 
 def list_items(sentence: str) -> tuple[str, list[str], str] | None:
