@@ -65,6 +65,11 @@ def verifier(
     device: str | None = typer.Option(None, "--device", help="torch device (cuda when present, else cpu)."),
     base: Path | None = typer.Option(None, "--base", help="Start from these weights (a verifier folder) instead "
                                         "of the bundled MiniLM, to train further."),
+    further: str | None = typer.Option(None, "--further", help="Comma-separated pair kinds to train further on: "
+                                       "every training pair of them, as many of the other kinds beside them."),
+    also: str | None = typer.Option(None, "--also", help="With --further: more kinds, drawn at random up to --further-size."),
+    further_size: int = typer.Option(0, "--further-size", help="With --also: pairs of the --further and --also kinds in all."),
+    replay: float = typer.Option(1.0, "--replay", help="With --further: pairs of the other kinds per pair of those kinds."),
 ) -> None:
     """Fine-tune the citation verifier from the bundled MiniLM weights on pairs built from the knowledge."""
     from ragmed.cli import _open, _settings, progress_bar
@@ -88,6 +93,10 @@ def verifier(
             with opener(pairs_out, "wt", encoding="utf-8") as handle:
                 for pair in pairs:
                     handle.write(json.dumps(pair.to_dict()) + "\n")
+        if further:
+            from ragmed.verify.data import further_mix
+
+            pairs = further_mix(pairs, further.split(","), (also or "").split(","), further_size, seed, replay)
         console.print(f"{sum(p.split == 'train' for p in pairs)} training pairs, "
                       f"{sum(p.split == 'dev' for p in pairs)} dev, {sum(p.split == 'test' for p in pairs)} test")
         config = TrainConfig(out=out_dir, base_model=str(base) if base else None, seed=seed, epochs=epochs,
@@ -98,6 +107,9 @@ def verifier(
     except (RagmedError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2 if isinstance(exc, (ConfigError, ValueError)) else 1) from None
+    _record_recipe(result.path, {"pairs": str(pairs_in) if pairs_in else "built from the knowledge",
+                                 "per_document": per_document, "gold_test_held_out": str(gold) if gold else None,
+                                 "further": further, "also": also, "further_size": further_size, "replay": replay})
     state = "finished" if result.finished else "stopped at the time limit (run the same command again to resume)"
     out.print(f"{state}: {result.steps} steps in {result.seconds:.0f} s -> {result.path}")
     for split, metrics in result.metrics.items():
@@ -106,6 +118,15 @@ def verifier(
                 m = metrics[task]
                 out.print(f"{split:5} {task:9} precision {m['precision']:.3f} recall {m['recall']:.3f} f1 {m['f1']:.3f} (n={m['n']})")
     out.print(f"Use it with RAGMED_VERIFIER__MODEL_PATH={result.path}")
+
+
+def _record_recipe(folder: Path, recipe: dict[str, Any]) -> None:
+    """Add how the training pairs were chosen to the manifest of the weights in ``folder``."""
+    path = folder / "manifest.json"
+    if path.exists():
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest["pairs_recipe"] = recipe
+        path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 @app.command("verifier-onnx")

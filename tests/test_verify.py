@@ -4,6 +4,7 @@ check on the real ontologies, and verifier training (deterministic, resumable, w
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from pathlib import Path
 
@@ -12,11 +13,11 @@ import pytest
 
 from ragmed.config import VerifierSettings
 from ragmed.errors import ConfigError
-from ragmed.types import Document, Passage
+from ragmed.types import Concept, Document, Passage
 from ragmed.verify import ClaimPair, Verifier, make_verifier
 from ragmed.verify.claims import atomic_claims, split_run_on
 from ragmed.verify.cross_encoder import CrossEncoderVerifier
-from ragmed.verify.data import Example, PairBuilder, split_of
+from ragmed.verify.data import Example, PairBuilder, further_mix, split_of
 from ragmed.verify.lexical import LexicalVerifier
 from ragmed.verify.topic import TopicJudge, document_focus
 from ragmed.verify.trained import PACKAGED, verify_weights
@@ -88,6 +89,13 @@ class TestAnyCrossEncoderFolder(VerifierContract):
         verifier = CrossEncoderVerifier(folder)
         assert not verifier.ragmed_format
         return verifier
+
+    def test_a_stated_claim_outscores_an_unstated_one(self, backend, verifier) -> None:  # type: ignore[no-untyped-def]
+        # No NLI model ships offline, so the stand-in is ragmed's own weights read as a plain CrossEncoder: the
+        # window first and the claim second, without ragmed's "claim:" segment. Its scores mean nothing in that
+        # reading; what is checked is that the plain reading is the one used.
+        pair = ClaimPair("Gout causes swollen, red and stiff joints.", EVIDENCE)
+        assert backend.support([pair])[0].probability != pytest.approx(verifier.support([pair])[0].probability, abs=1e-3)
 
 
 def test_damaged_or_missing_weights_are_an_error_at_start_never_a_silent_switch(tmp_path: Path) -> None:
@@ -182,6 +190,44 @@ def test_pairs_are_split_by_document_group_and_reproducible() -> None:
     assert all(len(s) == 1 for s in split_by_page.values()), "both answers of one page land in one split"
     assert {e.label for e in first} == {0, 1}
     assert split_of("a") == split_of("a")
+
+    mix = further_mix(first, ["negation"], ["number"], size=30, seed=1)
+    train = [e for e in mix if e.split == "train"]
+    negations = [e for e in first if e.split == "train" and e.kind == "negation"]
+    assert [e for e in train if e.kind == "negation"] == negations, "every training pair of the kind, in order"
+    focus = [e for e in train if e.kind in ("negation", "number")]
+    assert len(focus) == max(30, len(negations)) and len(train) == 2 * len(focus), "as many of the others beside them"
+    assert [e for e in mix if e.split != "train"] == [e for e in first if e.split != "train"]
+    assert mix == further_mix(first, ["negation"], ["number"], size=30, seed=1)
+
+
+def test_paraphrases_the_page_states_keep_their_meaning_and_mirror_into_negatives() -> None:
+    from ragmed.verify import perturb
+
+    rng = random.Random(0)
+    reordered = perturb.reorder_list("Other symptoms include - Fever - Cough - Runny nose - Tiny white spots", rng)
+    assert reordered is not None and reordered.startswith("Other symptoms include ")
+    items = set(reordered.removeprefix("Other symptoms include ").rstrip(".").replace(" and ", ", ").split(", "))
+    assert items <= {"fever", "cough", "runny nose", "tiny white spots"} and len(items) >= 2
+    # a clause is not a list item: "such as your heart and brain, need oxygen-rich blood ..." stays as it is
+    assert perturb.reorder_list("Your organs, such as your heart and brain, need oxygen-rich blood to work well.", rng) is None
+    assert perturb.weaken("Smoking causes lung cancer.", rng) in ("Smoking can cause lung cancer.", "Smoking may cause lung cancer.")
+    for noun in ("The causes of asthma are not known.", "Its main causes include smoking.", "Nobody knows the causes."):
+        assert perturb.weaken(noun, rng) is None, noun
+    assert perturb.strengthen("Type 2 diabetes may need insulin.", rng) == "Type 2 diabetes will need insulin."
+    assert perturb.strengthen("It cannot be cured.", rng) is None
+    assert perturb.name_subject("It causes scarring in these organs.", "pelvic inflammatory disease") == \
+        "Pelvic inflammatory disease causes scarring in these organs."
+    assert perturb.name_subject("Its cause is unknown.", "gout") is None
+
+    doc = Document(id="medquad:X/1-1", source="medquad/X", title="What is (are) Gout ?",
+                   text="Gout is a painful type of arthritis. It causes swelling in the big toe.",
+                   metadata={"document_id": "1", "question": "What is (are) Gout ?"})
+    gout = Concept(curie="DOID:13189", label="gout", mention="Gout", start=16, end=20)
+    builder = PairBuilder(lambda t: [gout] if "Gout" in t else [], lambda c: ["pseudogout"], seed=0)
+    by_kind = {e.kind: e for e in builder.build([doc])}
+    assert by_kind["named_subject"].claim == "Gout causes swelling in the big toe." and by_kind["named_subject"].label == 1
+    assert by_kind["sibling_subject"].claim == "Pseudogout causes swelling in the big toe." and by_kind["sibling_subject"].label == 0
 
 
 @pytest.mark.integration

@@ -1,8 +1,9 @@
 """Synthetic claim-evidence pairs built from indexed knowledge, split by document.
 
 Does this evidence window state this claim (asked under this question)? Supported pairs are evidence
-sentences against their own window, exact-synonym paraphrases, list subsets, dropped clauses and two
-sentences of one window joined. Unsupported pairs flip a negation, change a number or a population, put an
+sentences against their own window, exact-synonym paraphrases, list subsets (in another order too), verbs
+turned into possibilities ("causes" -> "can cause"), "It" replaced by the condition it stands for, dropped
+clauses and two sentences of one window joined. Unsupported pairs flip a negation, change a number or a population, put an
 ontology sibling in place of a condition, make two conditions trade places, add a list item or a clause
 from another document, pair a claim with a similar window of another document (mined with BM25), or ask
 it under a question about a sibling condition the claim does not name ("wrong topic").
@@ -114,6 +115,8 @@ class PairBuilder:
         out: list[Example] = []
         for split, pool in sorted(by_split.items()):
             out += self._support(pool, split, per_document)
+        for s in self._subject_sentences(documents):
+            out += self._subject_pairs(s, groups[group_key(s.doc)])
         return out
 
     # -- sentences -------------------------------------------------------------------
@@ -128,6 +131,35 @@ class PairBuilder:
                 lo = max(0, i - self.rng.randint(0, 1))
                 hi = min(len(spans) - 1, i + self.rng.randint(0, 1))
                 out.append(_Sentence(" ".join(text.split()), " ".join(doc.text[spans[lo][0]:spans[hi][1]].split()), doc))
+        return out
+
+    def _subject_sentences(self, documents: Sequence[Document]) -> list[_Sentence]:
+        """Sentences whose subject "It" stands for the condition the sentence before names first
+        ("Psoriatic arthritis affects people with psoriasis. It causes pain ...")."""
+        out = []
+        for doc in documents:
+            concept = self._focus(doc)
+            if concept is None or not concept.mention:
+                continue
+            spans = split_sentences(doc.text)
+            for (ps, pe), (s, e) in zip(spans, spans[1:]):
+                before, text = " ".join(doc.text[ps:pe].split()), " ".join(doc.text[s:e].split())
+                if text.startswith("It ") and before.lower().startswith(concept.mention.lower()) and 6 <= len(words(text)) <= 60:
+                    out.append(_Sentence(text, f"{before} {text}", doc))
+        return out
+
+    def _subject_pairs(self, s: _Sentence, split: Split) -> list[Example]:
+        """The "It" sentence with the condition named (supported), and with a sibling of it named (not)."""
+        concept = self._focus(s.doc)
+        assert concept is not None and concept.mention
+        out = []
+        named = perturb.name_subject(s.text, concept.mention)
+        if named:
+            out.append(Example("support", "", named, s.doc.title, s.window, 1, "named_subject", s.doc.id, split))
+        options = self.siblings(concept.curie)
+        other = perturb.name_subject(s.text, self.rng.choice(options)) if options else None
+        if other:
+            out.append(Example("support", "", other, s.doc.title, s.window, 0, "sibling_subject", s.doc.id, split))
         return out
 
     # -- support ---------------------------------------------------------------------
@@ -163,6 +195,9 @@ class PairBuilder:
                 positive = (perturb.swap_synonym(s.text, concepts, rng) or perturb.list_subset(s.text, rng)
                             or perturb.drop_clause(s.text))
                 add(s, positive, 1, "paraphrase", question)
+                add(s, perturb.reorder_list(s.text, rng), 1, "reordered", question)
+                add(s, perturb.weaken(s.text, rng), 1, "weakened", question)
+                add(s, perturb.strengthen(s.text, rng), 0, "strengthened", question)
                 negatives = [
                     ("negation", perturb.flip_negation(s.text, rng)),
                     ("number", perturb.change_number(s.text, rng)),
@@ -172,11 +207,15 @@ class PairBuilder:
                     ("list_item", perturb.list_inject(s.text, foreign_items, rng)),
                 ]
                 available = [(k, c) for k, c in negatives if c and c != s.text]
-                for kind, claim in rng.sample(available, min(2, len(available))):
+                chosen = rng.sample(available, min(2, len(available)))
+                for kind, claim in chosen:
                     add(s, claim, 0, kind, question)
+                if chosen:  # a possibility the evidence does not state is no more stated than the fact
+                    add(s, perturb.weaken(chosen[0][1], rng), 0, "weakened_negative", question)
                 other = self._foreign(s, pool, lexical)
                 if other is not None:
                     add(s, other.text, 0, "other_document", question)
+                    add(s, perturb.weaken(other.text, rng), 0, "weakened_negative", question)
                     if rng.random() < 0.5:
                         add(s, perturb.append_clause(s.text, other.text), 0, "added_clause", question)
                 neighbours = [t for t in sentences if t is not s and t.text in s.window]
@@ -201,13 +240,18 @@ class PairBuilder:
                 return other
         return None
 
-    def _focus_label(self, s: _Sentence) -> str | None:
-        """The condition the sentence's document is about, as its question names it."""
-        question = s.doc.metadata.get("question")
+    def _focus(self, doc: Document) -> Concept | None:
+        """The condition a document is about, as its question names it."""
+        question = doc.metadata.get("question")
         if not isinstance(question, str):
             return None
         focus = [c for c in self.link(question) if c.mention]
-        return focus[0].mention if focus else None
+        return focus[0] if focus else None
+
+    def _focus_label(self, s: _Sentence) -> str | None:
+        """The condition the sentence's document is about, as its question names it."""
+        focus = self._focus(s.doc)
+        return focus.mention if focus else None
 
     def _sibling_question(self, s: _Sentence, concepts: list[Concept]) -> str | None:
         """The document's question asked about a sibling of its focus, when the claim does not name the focus."""
@@ -223,6 +267,22 @@ class PairBuilder:
             if options:
                 return perturb.replace_mention(question, concept, self.rng.choice(options))
         return None
+
+
+def further_mix(pairs: Sequence[Example], first: Iterable[str], then: Iterable[str], size: int, seed: int,
+                replay: float = 1.0) -> list[Example]:
+    """The pairs for training a verifier further on kinds it has not learnt: every training pair of the ``first``
+    kinds, pairs of the ``then`` kinds drawn at random up to ``size`` in all, ``replay`` times as many pairs of the
+    other kinds drawn beside them (so that what it learnt holds), then every dev and test pair. Deterministic for
+    a seed."""
+    first, then = set(first), set(then)
+    rng = random.Random(seed)
+    train = [p for p in pairs if p.split == "train"]
+    chosen = [p for p in train if p.kind in first]
+    extra = [p for p in train if p.kind in then and p.kind not in first]
+    chosen += rng.sample(extra, max(0, min(len(extra), size - len(chosen))))
+    others = [p for p in train if p.kind not in first | then]
+    return chosen + rng.sample(others, min(len(others), round(replay * len(chosen)))) + [p for p in pairs if p.split != "train"]
 
 
 class _Bm25:

@@ -4,7 +4,9 @@ Each function takes a sentence that its evidence states and returns a changed se
 change does not apply. Unsupported claims come from negation flips, changed numbers, swapped populations,
 ontology siblings put in place of a condition, terms that exclude each other (viral and bacterial), two
 conditions trading places, and list items taken from
-another document; supported ones from exact synonyms, subsets of a list and dropped trailing clauses.
+another document; supported ones from exact synonyms, subsets of a list (in another order too), verbs turned
+into possibilities ("causes" -> "can cause", but not "may" -> "will"), "It" replaced by the condition it stands for, and dropped trailing
+clauses.
 All choices come from the ``random.Random`` passed in, so a seed gives the same pairs.
 """
 
@@ -15,7 +17,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from ragmed.types import Concept
-from ragmed.verify.claims import join_items, list_items
+from ragmed.verify.claims import join_items, list_items, split_run_on
 from ragmed.verify.lexical import EXCLUSIVE
 
 _FLIPS: tuple[tuple[str, str], ...] = (
@@ -232,6 +234,73 @@ def list_inject(sentence: str, foreign: Sequence[str], rng: random.Random) -> st
         if not any(i in candidates for i in items):
             return None
     return join_items(head, items, end)
+
+
+def reorder_list(sentence: str, rng: random.Random) -> str | None:
+    """The list sentence with two or more of its items in another order, written inline (supported when the
+    original is: "Symptoms include - Fever - Cough - Runny nose" -> "Symptoms include runny nose and fever.")."""
+    sentence = split_run_on(sentence)[0]
+    parts = list_items(sentence)
+    longest = 8 if re.search(r"\s-\s", sentence) else 4
+    if parts is None or any(len(i.split()) > longest for i in parts[1]):
+        return None  # a clause taken for an item of an inline list would not read as the page's list
+    head, items, end = parts
+    order = list(range(len(items)))
+    keep = order
+    for _ in range(6):
+        rng.shuffle(order)
+        keep = order[:rng.randint(2, len(items))]
+        if keep != sorted(keep):
+            return join_items(head, [items[i] for i in keep], end)
+    return None
+
+
+# Present-tense verbs of what a condition or treatment does, with their base form: a page that says a thing
+# happens also says it can happen.
+_WEAKENED = {"causes": "cause", "affects": "affect", "leads": "lead", "increases": "increase", "reduces": "reduce",
+             "lowers": "lower", "raises": "raise", "helps": "help", "prevents": "prevent", "includes": "include",
+             "damages": "damage", "makes": "make", "occurs": "occur", "happens": "happen", "develops": "develop",
+             "spreads": "spread", "protects": "protect", "treats": "treat", "improves": "improve",
+             "blocks": "block", "produces": "produce", "triggers": "trigger", "controls": "control",
+             "relieves": "relieve", "weakens": "weaken", "harms": "harm", "passes": "pass", "involves": "involve",
+             "requires": "require", "results in": "result in", "gets": "get", "appears": "appear"}
+# the verb, not the noun: no determiner before it ("the causes", "your needs"), no "of", "include" or
+# punctuation after it ("causes of", "causes include")
+_WEAKEN = re.compile(r"(?<!\bthe )(?<!\bits )(?<!\bthese )(?<!\btheir )(?<!\byour )(?<!\bmain )(?<!\bcommon )"
+                     r"\b(" + "|".join(sorted(map(re.escape, _WEAKENED), key=len, reverse=True)) + r")\b"
+                     r"(?!\s+(?:of|include|includes|are|is|were|was|and|or)\b)(?![,.;:)])")
+
+
+def weaken(sentence: str, rng: random.Random) -> str | None:
+    """The sentence with a present-tense verb turned into a possibility ("causes" -> "can cause", "may cause"),
+    or None without such a verb. Supported when the original is; still unsupported when it is not."""
+    found = list(_WEAKEN.finditer(sentence))
+    if not found:
+        return None
+    m = rng.choice(found)
+    return f"{sentence[:m.start()]}{rng.choice(('can', 'may'))} {_WEAKENED[m.group(1)]}{sentence[m.end():]}"
+
+
+_MODAL = re.compile(r"\b(?:can|may|might|could)(?=\s+(?:also\s+|sometimes\s+|often\s+)?[a-z]+\b)")
+
+
+def strengthen(sentence: str, rng: random.Random) -> str | None:
+    """The sentence with a possibility stated as a certainty ("may cause" -> "will cause"): evidence that says a
+    thing can happen does not say it will. None without such a modal verb."""
+    found = list(_MODAL.finditer(sentence))
+    if not found:
+        return None
+    m = rng.choice(found)
+    return f"{sentence[:m.start()]}will{sentence[m.end():]}"
+
+
+def name_subject(sentence: str, label: str) -> str | None:
+    """A sentence whose subject is "It" with ``label`` in its place ("It causes pain." -> "Psoriatic arthritis
+    causes pain."), or None when it does not start with "It"."""
+    m = re.match(r"It\s+(?=[a-z])", sentence)
+    if m is None or not label:
+        return None
+    return label[:1].upper() + label[1:] + " " + sentence[m.end():]
 
 
 def drop_clause(sentence: str) -> str | None:
