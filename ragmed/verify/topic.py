@@ -116,8 +116,9 @@ class TopicJudge:
         focus = self.focus(passage)
         if self.about(question, focus) is not False:
             return False
+        # the claim must name the page's condition (or one below it): "your diabetes" on a type 1 page is type 1's
         named = self.conditions(claim)
-        return not any(self.related(n, f) for n in named for f in focus)
+        return not any(n == f or f in self._ancestors(n) for n in named for f in focus)
 
 
 def conditions_of(concepts: Sequence[Concept], ontology: Any = None) -> set[str]:
