@@ -198,7 +198,8 @@ def injection(
 def citations(
     gold: Path | None = typer.Option(None, "--gold", help="Gold JSONL of question/claim/evidence/evidence_title/label "
                                         "(default: eval/sets/citations/gold.jsonl)."),
-    split: str = typer.Option("test", "--split", help="dev, test or all (items without a split count in all)."),
+    split: str | None = typer.Option(None, "--split", help="dev, test or all (items without a split count in all; "
+                                     "default: test of the shipped gold set, all of a file given with --gold)."),
     backends: list[str] = typer.Option(["trained", "lexical"], "--backend", "-b", help="Verifier backends to compare."),
     model: Path | None = typer.Option(None, "--model", help="A local CrossEncoder folder for the cross-encoder backend."),
     index: str | None = typer.Option(None, "--index", "-i", help="Index whose concept store does the topic check "
@@ -221,6 +222,7 @@ def citations(
     settings = load_settings()
     report = CitationReport()
     errors: list[RecordError] = []
+    split = split or ("test" if gold is None else "all")
     try:
         claims = read_gold(gold or GOLD, errors)
         engine = Engine.open(settings, index)

@@ -144,3 +144,23 @@ def test_commands_from_the_api_evaluation_and_training_modules_are_registered() 
             "from ragmed.cli import main; main()")
     alone = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert " serve " in alone.stdout and " eval " not in alone.stdout, alone.stderr[-2000:]
+
+
+def test_eval_citations_scores_a_users_own_pairs_and_names_a_bad_line(small_index, tmp_path):
+    evidence = "Common symptoms of asthma include wheezing, coughing and chest tightness."
+    rows = [{"question": "What are the symptoms of asthma?", "claim": evidence, "evidence": evidence,
+             "evidence_title": "Asthma", "label": "supported"},
+            {"question": "What are the symptoms of asthma?", "claim": "The passport office opens at nine on Mondays.",
+             "evidence": evidence, "evidence_title": "Asthma", "label": "unsupported"},
+            {"question": "What are the symptoms of asthma?", "claim": "Asthma causes wheezing.", "evidence": evidence,
+             "label": "probably"}]
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = run(small_index, "eval", "citations", "--gold", str(pairs), "-b", "lexical", "--no-synthetic",
+                 "--no-abstention", "--json")
+    report = json.loads(result.stdout)
+    # A file without splits is scored whole, not filtered down to an empty test half.
+    (row,) = report["sets"]["gold/all"]
+    assert row["n"] == 2 and row["recall"] == 1.0 and row["precision"] == 1.0
+    (error,) = report["errors"]
+    assert error.startswith(f"{pairs}:3") and "label" in error
