@@ -99,6 +99,7 @@ class PairBuilder:
         self.link, self.siblings = link, siblings
         self.rng = random.Random(seed)
         self.forced_test = set(forced_test)
+        self._foci: dict[str, Concept | None] = {}
 
     def build(self, documents: Sequence[Document], per_document: int = 4) -> list[Example]:
         """Pairs for every document: about ``per_document`` claims each, with their perturbations."""
@@ -242,11 +243,11 @@ class PairBuilder:
 
     def _focus(self, doc: Document) -> Concept | None:
         """The condition a document is about, as its question names it."""
-        question = doc.metadata.get("question")
-        if not isinstance(question, str):
-            return None
-        focus = [c for c in self.link(question) if c.mention]
-        return focus[0] if focus else None
+        if doc.id not in self._foci:
+            question = doc.metadata.get("question")
+            focus = [c for c in self.link(question) if c.mention] if isinstance(question, str) else []
+            self._foci[doc.id] = focus[0] if focus else None
+        return self._foci[doc.id]
 
     def _focus_label(self, s: _Sentence) -> str | None:
         """The condition the sentence's document is about, as its question names it."""
