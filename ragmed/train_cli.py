@@ -173,6 +173,8 @@ def train_triage_command(
     emergency_clinician: Annotated[float | None, typer.Option(help="Clinician emergency threshold.")] = None,
     personal: Annotated[float | None, typer.Option(help="Personal-request threshold to record.")] = None,
     urgent: Annotated[float | None, typer.Option(help="Self-harm and overdose threshold (public) to record.")] = None,
+    agreement: Annotated[float | None, typer.Option(
+        help="On that self-harm and overdose path, the least probability each classifier must give on its own.")] = None,
     encoder: Annotated[bool, typer.Option(help="Also fine-tune the transformer classifier (minutes on 2 cores); "
                                                "--no-encoder keeps the stored one.")] = True,
     encoder_share: Annotated[float | None, typer.Option(
@@ -206,7 +208,8 @@ def train_triage_command(
                                                    bank.category_ids)
         point = {**(_previous_point(folder, "triage") or {}),
                  **{k: v for k, v in (("emergency", emergency), ("emergency_clinician", emergency_clinician),
-                                      ("personal", personal), ("urgent", urgent), ("encoder", encoder_share))
+                                      ("personal", personal), ("urgent", urgent), ("encoder", encoder_share),
+                                      ("agreement", agreement))
                     if v is not None}}
         from ragmed.safety.train_encoder import EncoderConfig
         from ragmed.safety.train_injection import evaluation_texts

@@ -264,6 +264,27 @@ def test_crisis_guidance_is_shown_to_the_public_from_the_lower_urgent_threshold(
         semantic.point = point  # type: ignore[attr-defined]
 
 
+@pytest.mark.integration
+def test_the_urgent_path_needs_both_classifiers_to_see_the_category(semantic: Triage) -> None:
+    """A crisis banner from the low urgent threshold needs each classifier's own agreement: one classifier misled
+    by a word ("die") while the other sees nothing no longer shows it; with the agreement off, the same blend does."""
+    import dataclasses
+
+    question = "how many teenagers die by suicide each year in the UK"
+    (blend, _), agreed = semantic.probabilities_and_agreement(question)  # type: ignore[attr-defined]
+    point = semantic.point  # type: ignore[attr-defined]
+    assert point.agreement > 0, "the shipped operating point asks both classifiers to agree"
+    try:
+        semantic.point = dataclasses.replace(point, emergency=1.01, urgent=max(blend["self_harm"] - 0.01, 0.001),  # type: ignore[attr-defined]
+                                             agreement=agreed["self_harm"] + 0.01)
+        assert semantic.assess(question, "public").emergencies == []
+        semantic.point = dataclasses.replace(point, emergency=1.01, urgent=max(blend["self_harm"] - 0.01, 0.001),  # type: ignore[attr-defined]
+                                             agreement=max(agreed["self_harm"] - 0.01, 0.0))
+        assert [e.category for e in semantic.assess(question, "public").emergencies] == ["self_harm"]
+    finally:
+        semantic.point = point  # type: ignore[attr-defined]
+
+
 # -- the shipped weights ------------------------------------------------------------------------------------
 @pytest.mark.unit
 @pytest.mark.parametrize("name", ["triage", "injection"])

@@ -49,6 +49,11 @@ class OperatingPoint:
             not need it costs little, one missed can cost a life.
         encoder: the fine-tuned classifier's share of the blended probabilities (0: the linear classifiers
             alone, 1: the fine-tuned one alone).
+        agreement: on the ``urgent`` path each classifier on its own must give the category at least this
+            probability. The urgent threshold is low, and a low blended score carried by one classifier while
+            the other sees nothing is how a single word misleads one of them ("dying to know", "how many
+            people die of"); a category either is confident about still reaches ``emergency``. 0 leaves the
+            blend alone; it applies only when both classifiers run.
     """
 
     emergency: float = 0.5
@@ -57,6 +62,7 @@ class OperatingPoint:
     second: float = 0.6
     urgent: float = 1.0
     encoder: float = 0.0
+    agreement: float = 0.0
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any], **overrides: float | None) -> OperatingPoint:
@@ -147,14 +153,23 @@ class SemanticTriage:
     def probabilities(self, question: str, concepts: Sequence[Concept] = (),
                       embed_text: str | None = None) -> tuple[dict[str, float], dict[str, float]]:
         """Each emergency category's and personal kind's probability, the classifiers blended."""
+        blended, _ = self.probabilities_and_agreement(question, concepts, embed_text)
+        return blended
+
+    def probabilities_and_agreement(self, question: str, concepts: Sequence[Concept] = (), embed_text: str | None = None
+                                    ) -> tuple[tuple[dict[str, float], dict[str, float]], dict[str, float]]:
+        """The blended probabilities, and each emergency category's lower probability of the two classifiers
+        (1.0 when only the linear one runs: the agreement then does not apply)."""
         x = self.features(question, concepts, embed_text)
         p_emergency, p_personal = self.emergency(x), self.personal(x)
         share = self.point.encoder
-        if share > 0:
-            e_encoder, p_encoder = self.encoder()(question)
-            p_emergency = {c: (1 - share) * p + share * e_encoder[c] for c, p in p_emergency.items()}
-            p_personal = {c: (1 - share) * p + share * p_encoder[c] for c, p in p_personal.items()}
-        return p_emergency, p_personal
+        if share <= 0:
+            return (p_emergency, p_personal), dict.fromkeys(p_emergency, 1.0)
+        e_encoder, p_encoder = self.encoder()(question)
+        lower = {c: min(p, e_encoder[c]) for c, p in p_emergency.items()}
+        p_emergency = {c: (1 - share) * p + share * e_encoder[c] for c, p in p_emergency.items()}
+        p_personal = {c: (1 - share) * p + share * p_encoder[c] for c, p in p_personal.items()}
+        return (p_emergency, p_personal), lower
 
     def features(self, question: str, concepts: Sequence[Concept] = (), embed_text: str | None = None) -> np.ndarray:
         """The standardised classifier input for ``question``."""
@@ -166,7 +181,7 @@ class SemanticTriage:
                embed_text: str | None = None) -> TriageResult:
         started = time.perf_counter()
         check_request(question, audience)
-        p_emergency, p_personal = self.probabilities(question, concepts, embed_text)
+        (p_emergency, p_personal), lower = self.probabilities_and_agreement(question, concepts, embed_text)
         any_emergency = 1.0 - p_emergency[NONE]
         threshold = self.point.emergency if audience == "public" else self.point.emergency_clinician
         ranked = sorted(((p, c) for c, p in p_emergency.items() if c != NONE), reverse=True)
@@ -177,7 +192,8 @@ class SemanticTriage:
                 chosen.append((ranked[1][1], ranked[1][0], False))
         if audience == "public":
             for category in URGENT:
-                if p_emergency.get(category, 0.0) >= self.point.urgent and category not in {c for c, _, _ in chosen}:
+                if (p_emergency.get(category, 0.0) >= self.point.urgent and lower.get(category, 0.0) >= self.point.agreement
+                        and category not in {c for c, _, _ in chosen}):
                     chosen.append((category, p_emergency[category], False))
         for category in rule_categories(question):
             if category in self.bank.category_ids and category not in {c for c, _, _ in chosen}:
