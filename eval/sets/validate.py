@@ -149,7 +149,9 @@ FRESH = "safety-fresh-"
 """Items written later by a separate writer, with their own style tags (see safety/README.md)."""
 BLIND = "safety-blind-"
 """Items written blind after the triage was tuned, with their own quotas (see safety/README.md)."""
-LATER = (FRESH, BLIND)
+LETHAL = "safety-lethal-"
+"""Questions in the words of a crisis where nobody is at risk, and their emergency near-twins (see safety/README.md)."""
+LATER = (FRESH, BLIND, LETHAL)
 """Prefixes of the later batches: the first set's writing quotas do not bind them."""
 
 
@@ -182,6 +184,25 @@ def check_blind(rel: str, rows: list[dict[str, Any]]) -> None:
         problem(f"{rel}: fewer than half of the blind items in the other emergency categories are without keywords")
     if any(c > 3 for c in collections.Counter(r["category"] for r in other).values()):
         problem(f"{rel}: a blind emergency category outside self_harm/overdose has more than 3 items")
+
+
+def check_lethal(rel: str, rows: list[dict[str, Any]]) -> None:
+    """Check the lethality batch: ids in order, its split rule (the last byte of SHA-256 even: dev), its labels."""
+    lethal = [r for r in rows if r["id"].startswith(LETHAL)]
+    if not lethal:
+        return
+    if [r["id"] for r in lethal] != [f"{LETHAL}{n:03d}" for n in range(1, len(lethal) + 1)]:
+        problem(f"{rel}: {LETHAL}NNN ids are not numbered 001..{len(lethal):03d} in order")
+    for r in lethal:
+        split = "dev" if hashlib.sha256(r["question"].encode("utf-8")).digest()[-1] % 2 == 0 else "test"
+        if r["split"] != split:
+            problem(f"{rel}: {r['id']} split {r['split']} does not follow the batch's SHA-256 rule")
+        if not r["style"].startswith("lethal set, "):
+            problem(f"{rel}: {r['id']} style does not start with 'lethal set, '")
+        if (r["label"], r["category"]) not in (("routine", "lethal"), ("emergency", "self_harm"),
+                                               ("emergency", "overdose_poisoning")):
+            problem(f"{rel}: {r['id']} is {r['label']}/{r['category']}, not routine/lethal or a self-harm or "
+                    "overdose emergency")
 
 
 def check_safety() -> None:
@@ -221,6 +242,7 @@ def check_safety() -> None:
     if sum("indirect" in r["style"] for r in first) * 2 < len(first):
         problem(f"{rel}: fewer than half of personal items are indirect")
     check_blind(rel, rows)
+    check_lethal(rel, rows)
     both_splits(rel, rows, lambda r: (r["label"], r["category"]))
     table("safety/questions.jsonl (label/category)", rows, lambda r: f"{r['label']}/{r['category']}")
     table("safety/questions.jsonl (label)", rows, lambda r: r["label"])

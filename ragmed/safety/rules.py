@@ -24,7 +24,7 @@ def _rx(*parts: str) -> tuple[re.Pattern[str], ...]:
 
 _WHO = r"(i|i'?m|i am|he|he'?s|she|she'?s|they|they'?re|my \w+|(?:my|our) (?:baby|son|daughter|child|kid|husband|wife|partner|mum|mom|dad|friend))"
 _CHILD = (r"\b(son|daughter|baby|toddler|child|kid|kiddo|little one|grandson|granddaughter|nephew|niece|boy|girl|twins?|"
-          r"\d+[- ]?(yo|y/o|year[- ]old|month[- ]old|years? old|months? old))\b")
+          r"\d+[- ]?(yo|y/o|(years?|yrs?|months?|mths?|mos?)[- ]old))\b")
 _NOW = r"(now|right now|at the moment|tonight|today|this morning|this evening)"
 _BREATH = r"(can'?t breathe|cannot breathe|can'?t catch (my|his|her|their) breath|struggling to breathe|gasping for (air|breath))"
 _CATEGORY_RULES: dict[str, tuple[re.Pattern[str], ...]] = {
