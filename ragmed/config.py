@@ -219,13 +219,19 @@ class VerifierSettings(_Section):
     candidates: int = Field(2, description="Evidence windows per claim scored by the cross-encoder.", gt=0)
     sure: float | None = Field(0.9, description="A window scoring at least this settles its claim: the claim's other "
                                "windows are not scored (none: score every window).", gt=0, le=1)
+    min_overlap: float = Field(0.3, description="A window (with its document's title) holding less than this share of "
+                               "the claim's stemmed content words is not read by the cross-encoder: it does not "
+                               "state the claim (0: read every window).", ge=0, le=1)
     max_length: int = Field(192, description="Longest claim-evidence pair in word pieces.", gt=16)
     threads: int = Field(0, description="CPU threads while verifying (0 keeps the runtime's setting).", ge=0)
-    runtime: Literal["torch", "onnx"] = Field(
-        "torch", description="Where the cross-encoder runs: PyTorch, or ONNX Runtime on the fp32 export at "
-        "onnx_path (same decisions on the citation gold set, less time per answer; extra 'onnx').")
+    runtime: Literal["auto", "torch", "onnx"] = Field(
+        "auto", description="Where the cross-encoder runs: PyTorch; ONNX Runtime on the fp32 export at onnx_path "
+        "(same decisions on the citation gold set, less time per answer; extra 'onnx'); or 'auto': ONNX Runtime "
+        "on an export made once into the embedding cache when onnxruntime and onnx are installed (and quantize is "
+        "off), else PyTorch.")
     onnx_path: Path | None = Field(None, description="The verifier's ONNX export for runtime 'onnx' (made by "
-                                   "`ragmed train verifier-onnx PATH` from the verifier's weights).")
+                                   "`ragmed train verifier-onnx PATH` from the verifier's weights); with 'auto', "
+                                   "an export to use instead of the cached one.")
 
     @model_validator(mode="after")
     def _onnx_runtime_needs_a_graph(self) -> VerifierSettings:

@@ -153,10 +153,12 @@ class Engine:
         """
         with self._answer_lock:
             if self._checker is None:
+                from ragmed.embedding import cache_folder
                 from ragmed.verify import make_verifier
                 from ragmed.verify.topic import TopicJudge
 
-                verifier = make_verifier(self.settings.verifier, self.embedder)
+                verifier = make_verifier(self.settings.verifier, self.embedder,
+                                         cache_folder(self.settings.embedding, self.settings.index.root))
                 topic = TopicJudge(self._ontology) if self._ontology else None
                 self._checker = CitationChecker(verifier, self.settings.verifier.support_threshold, topic)
             return self._checker

@@ -96,6 +96,13 @@ class OntologyError(RagmedError):
         super().__init__(f"{location}: {message}" if location else message)
 
 
+def installed(*modules: str) -> bool:
+    """Whether every one of ``modules`` can be imported (without importing it)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in modules)
+
+
 def require(module: str, extra: str | None = None) -> Any:
     """Import ``module`` or raise ``MissingDependencyError`` naming what to install.
 

@@ -320,8 +320,10 @@ def test_the_onnx_runtime_gives_the_torch_verdicts_and_refuses_a_missing_or_stal
         make_verifier(VerifierSettings(runtime="onnx", onnx_path=graph))
     export_verifier(PACKAGED, graph)
     onnx = make_verifier(VerifierSettings(runtime="onnx", onnx_path=graph))
-    assert isinstance(onnx, CrossEncoderVerifier) and onnx.runtime == "onnx" and verifier.runtime == "torch"
-    ours, theirs = onnx.support(GOUT_PAIRS), verifier.support(GOUT_PAIRS)
+    torch_verifier = make_verifier(VerifierSettings(runtime="torch"))
+    assert isinstance(onnx, CrossEncoderVerifier) and onnx.runtime == "onnx"
+    assert isinstance(torch_verifier, CrossEncoderVerifier) and torch_verifier.runtime == "torch"
+    ours, theirs = onnx.support(GOUT_PAIRS), torch_verifier.support(GOUT_PAIRS)
     assert np.allclose([v.probability for v in ours], [v.probability for v in theirs], atol=1e-4)
     assert [(v.start, v.end) for v in ours] == [(v.start, v.end) for v in theirs]
     retrained = tmp_path / "retrained"
@@ -330,6 +332,40 @@ def test_the_onnx_runtime_gives_the_torch_verdicts_and_refuses_a_missing_or_stal
     (retrained / "config.json").write_text(json.dumps({**config, "note": "retrained"}), encoding="utf-8")
     with pytest.raises(ConfigError, match="other weights"):
         CrossEncoderVerifier(retrained, onnx_path=graph)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_the_default_runtime_exports_the_verifier_once_into_the_cache(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    first = make_verifier(VerifierSettings(), cache_dir=tmp_path)
+    graphs = list(tmp_path.glob("onnx/verifier-*/model.onnx"))
+    assert isinstance(first, CrossEncoderVerifier) and first.runtime == "onnx" and len(graphs) == 1
+    written = graphs[0].stat().st_mtime_ns
+    second = make_verifier(VerifierSettings(), cache_dir=tmp_path)
+    assert isinstance(second, CrossEncoderVerifier) and second.runtime == "onnx"
+    assert graphs[0].stat().st_mtime_ns == written  # reused, not exported again
+    quantized = make_verifier(VerifierSettings(quantize=True), cache_dir=tmp_path)
+    assert isinstance(quantized, CrossEncoderVerifier) and quantized.runtime == "torch"
+
+
+@pytest.mark.integration
+def test_a_window_sharing_too_few_of_the_claims_words_is_not_read(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The overlap gate: a window holding under ``min_overlap`` of the claim's content words counts as not stating
+    it, without a model run; the gate off reads it."""
+    claim = ClaimPair("Colchicine relieves the pain of an acute gout attack.", "Tophi form under the skin. "
+                      "Colchicine relieves the pain of an acute gout attack.", title="Gout")
+    unrelated = ClaimPair("Colchicine relieves the pain of an acute gout attack.",
+                          "Regular exercise strengthens bones and muscles.", title="Exercise")
+    gated = make_verifier(VerifierSettings(runtime="torch", min_overlap=0.3))
+    read_all = make_verifier(VerifierSettings(runtime="torch", min_overlap=0.0))
+    assert isinstance(gated, CrossEncoderVerifier) and isinstance(read_all, CrossEncoderVerifier)
+    calls: list[int] = []
+    scorer = gated._probabilities
+    gated._probabilities = lambda inputs: calls.append(len(inputs)) or scorer(inputs)  # type: ignore[method-assign]
+    kept, dropped = gated.support([claim, unrelated])
+    assert kept.probability >= 0.5 and dropped.probability == 0.0
+    assert sum(calls) == 1  # only the gout window went to the model
+    assert read_all.support([unrelated])[0].probability > 0.0
 
 
 def test_the_onnx_runtime_needs_an_export_and_runs_in_fp32() -> None:

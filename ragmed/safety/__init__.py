@@ -87,9 +87,9 @@ def _onnx_runtime(runtime: str) -> bool:
     """Whether the fine-tuned classifier runs on ONNX Runtime (``auto``: when it and onnx are installed)."""
     if runtime != "auto":
         return runtime == "onnx"
-    import importlib.util
+    from ragmed.errors import installed
 
-    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
+    return installed("onnxruntime", "onnx")
 
 
 def red_flags(question: str) -> list[SafetyFlag]:

@@ -6,15 +6,17 @@ Backends, chosen by ``settings.verifier.backend``:
 - ``cross-encoder``: any local sentence-transformers ``CrossEncoder`` (an NLI or fact-checking model).
 - ``lexical``: shared words, numbers, negation and embedding similarity; no model needed.
 
-The cross-encoders run on PyTorch, or on ONNX Runtime (``settings.verifier.runtime``, ``ragmed.verify.onnx``).
+The cross-encoders run on ONNX Runtime when it is installed (an export made once into the embedding cache), else on
+PyTorch (``settings.verifier.runtime``, ``ragmed.verify.onnx``).
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from ragmed.config import VerifierSettings
-from ragmed.errors import ConfigError
+from ragmed.errors import ConfigError, installed
 from ragmed.verify.base import ClaimPair, Verdict, Verifier, windows
 from ragmed.verify.lexical import Encoder, LexicalVerifier
 
@@ -23,8 +25,13 @@ logger = logging.getLogger(__name__)
 __all__ = ["ClaimPair", "Verdict", "Verifier", "make_verifier", "windows"]
 
 
-def make_verifier(settings: VerifierSettings, embedder: Encoder | None = None) -> Verifier:
+def make_verifier(settings: VerifierSettings, embedder: Encoder | None = None, cache_dir: Path | None = None) -> Verifier:
     """The verifier the settings name.
+
+    Args:
+        settings: the verifier section.
+        embedder: the loaded sentence embedder (the lexical scorer's similarity), or None.
+        cache_dir: where runtime ``auto`` keeps its ONNX export (``<default index root>/.cache`` when None).
 
     Raises:
         ConfigError: the model cannot be loaded, or its weights are missing or damaged, and
@@ -46,10 +53,27 @@ def make_verifier(settings: VerifierSettings, embedder: Encoder | None = None) -
             folder = settings.model_path
         return CrossEncoderVerifier(folder, max_length=settings.max_length, candidates=settings.candidates,
                                     quantize=settings.quantize, threads=settings.threads,
-                                    onnx_path=settings.onnx_path if settings.runtime == "onnx" else None,
-                                    sure=settings.sure)
+                                    onnx_path=_onnx_graph(settings, folder, cache_dir),
+                                    sure=settings.sure, min_overlap=settings.min_overlap)
     except ConfigError as exc:
         if not settings.lexical_fallback:
             raise
         logger.warning("verifier unavailable, using the lexical scorer as settings allow", extra={"error": str(exc)})
         return lexical
+
+
+def _onnx_graph(settings: VerifierSettings, folder: Path, cache_dir: Path | None) -> Path | None:
+    """The ONNX export the cross-encoder runs on, or None for PyTorch; ``auto`` exports the model into the cache
+    once (a folder per export key, so new weights get a new export)."""
+    if settings.runtime == "torch" or (settings.runtime == "auto" and (settings.quantize or not installed("onnxruntime", "onnx"))):
+        return None
+    if settings.onnx_path is not None:
+        return settings.onnx_path
+    from ragmed.config import default_index_root
+    from ragmed.embedding.onnx_export import export_key
+    from ragmed.verify.onnx import export_verifier, exported
+
+    graph = Path(cache_dir or default_index_root() / ".cache") / "onnx" / f"verifier-{export_key(folder)}" / "model.onnx"
+    if not exported(graph):
+        export_verifier(folder, graph)
+    return graph

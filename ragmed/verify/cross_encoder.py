@@ -51,6 +51,8 @@ class CrossEncoderVerifier:
             (``ragmed.verify.onnx``).
         sure: a window scoring at least this settles its pair: the pair's other windows are not scored
             (None scores them all).
+        min_overlap: a window (with its document's title) holding less than this share of the claim's stemmed
+            content words is not read by the model: its support is 0 (0 reads every window).
 
     Raises:
         ConfigError: the folder is missing or is not a loadable model, or the ONNX export is missing or stale.
@@ -60,7 +62,7 @@ class CrossEncoderVerifier:
 
     def __init__(self, path: str | Path, *, max_length: int = 192, candidates: int = 2, width: int = 2,
                  quantize: bool = False, threads: int = 0, onnx_path: Path | None = None,
-                 sure: float | None = None) -> None:
+                 sure: float | None = None, min_overlap: float = 0.0) -> None:
         folder = Path(path)
         if not folder.is_dir():
             raise ConfigError(f"verifier model folder {folder} does not exist")
@@ -94,7 +96,7 @@ class CrossEncoderVerifier:
             self._onnx = OnnxLogits(Path(onnx_path), folder, threads)
         self.runtime = "onnx" if self._onnx is not None else "torch"
         self.candidates, self.width, self.threads, self.max_length = candidates, width, threads, max_length
-        self.sure = sure
+        self.sure, self.min_overlap = sure, min_overlap
 
     def _probabilities(self, inputs: list[tuple[str, str]]) -> np.ndarray:
         """The support probability of each (first, second) segment pair, in order."""
@@ -130,17 +132,20 @@ class CrossEncoderVerifier:
             if self.threads:
                 torch.set_num_threads(previous)
 
-    def _scored(self, texts: Sequence[str], query_terms: Sequence[set[str]], build: Any) -> list[Verdict]:
+    def _scored(self, texts: Sequence[str], query_terms: Sequence[set[str]], build: Any,
+                context_terms: Sequence[set[str]] | None = None) -> list[Verdict]:
         spans = [_ranked_windows(text, q, self.candidates, self.width) for text, q in zip(texts, query_terms)]
         scores: list[list[float]] = [[] for _ in spans]
         # The window sharing most words with the claim first; the others only for pairs it did not settle.
         for rank in range(max((len(ws) for ws in spans), default=0)):
             todo = [i for i, ws in enumerate(spans) if rank < len(ws)
                     and (rank == 0 or self.sure is None or max(scores[i]) < self.sure)]
-            s_e = [spans[i][rank] for i in todo]
-            probs = self._probabilities([build(i, texts[i][s:e]) for i, (s, e) in zip(todo, s_e)])
-            for i, p in zip(todo, probs):
-                scores[i].append(float(p))
+            read = [i for i in todo if self._worth_reading(texts[i], spans[i][rank], query_terms[i],
+                                                           context_terms[i] if context_terms else set())]
+            probs = self._probabilities([build(i, texts[i][spans[i][rank][0]:spans[i][rank][1]]) for i in read])
+            found = dict(zip(read, probs))
+            for i in todo:
+                scores[i].append(float(found.get(i, 0.0)))
         out = []
         for ws, part in zip(spans, scores):
             if not part:
@@ -152,6 +157,13 @@ class CrossEncoderVerifier:
             out.append(Verdict(part[best], ws[best][0], ws[best][1]))
         return out
 
+    def _worth_reading(self, text: str, span: tuple[int, int], claim_terms: set[str], context: set[str]) -> bool:
+        """Whether the window shares enough of the claim's content words for the model to read it."""
+        if self.min_overlap <= 0 or not claim_terms:
+            return True
+        shared = claim_terms & (terms(text[span[0]:span[1]]) | context)
+        return len(shared) >= self.min_overlap * len(claim_terms)
+
     def support(self, pairs: Sequence[ClaimPair]) -> list[Verdict]:
         """The best window's support probability for each pair."""
         def build(i: int, window: str) -> tuple[str, str]:
@@ -160,4 +172,5 @@ class CrossEncoderVerifier:
                 return claim_input(p.claim, p.question), evidence_input(p.title, window)
             return window, p.claim
 
-        return self._scored([p.evidence for p in pairs], [terms(p.claim) for p in pairs], build)
+        return self._scored([p.evidence for p in pairs], [terms(p.claim) for p in pairs], build,
+                            [terms(p.title) for p in pairs])

@@ -92,7 +92,7 @@ class OnnxLogits:
     def __init__(self, graph: Path, folder: Path, threads: int = 0) -> None:
         ort = require("onnxruntime", "onnx")
         command = f"`ragmed train verifier-onnx {graph}`"
-        if not graph.is_file() or not _meta_path(graph).is_file():
+        if not exported(graph):
             raise ConfigError(f"verifier ONNX graph {graph} (or its {_meta_path(graph).name}) does not exist; export "
                               f"it with {command}, or set RAGMED_VERIFIER__RUNTIME=torch")
         meta = json.loads(_meta_path(graph).read_text(encoding="utf-8"))
@@ -113,6 +113,11 @@ class OnnxLogits:
         """Logits, one row per sequence, for padded tokeniser ``features``."""
         feeds = {name: np.asarray(features[name], dtype=np.int64) for name in self._inputs}
         return np.asarray(self._session.run(["logits"], feeds)[0], dtype=np.float32)
+
+
+def exported(graph: Path) -> bool:
+    """Whether ``graph`` and its metadata are both on disk."""
+    return graph.is_file() and _meta_path(graph).is_file()
 
 
 def _meta_path(graph: Path) -> Path:
