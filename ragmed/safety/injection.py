@@ -52,6 +52,10 @@ class InjectionSpan:
     reason: str
 
 
+FOUND_CACHE = 16384
+"""Texts whose flagged spans each detector keeps."""
+
+
 class InjectionDetector:
     """A linear model over ``hashed_features``; ``threshold`` flags a sentence or hiding place, the
     stricter ``pair_threshold`` a pair of adjacent sentences.
@@ -71,6 +75,9 @@ class InjectionDetector:
             raise ValueError(f"thresholds must be in (0, 1], got {threshold} and {pair_threshold}")
         self.weights, self.bias, self.bits = weights.astype(np.float32), float(bias), bits
         self.threshold, self.pair_threshold = threshold, pair_threshold
+        # Search results are scanned before anyone sees them, and the same chunks come back query after query:
+        # each text is scanned once per operating point (a few ms each; about 30 MB at most for the texts kept).
+        self._found = lru_cache(maxsize=FOUND_CACHE)(self._find)
 
     def scores(self, texts: list[str]) -> np.ndarray:
         """The probability that each of ``texts`` is an injected instruction."""
@@ -87,9 +94,12 @@ class InjectionDetector:
 
     def find(self, text: str) -> list[InjectionSpan]:
         """The flagged sentences of ``text``, in order (see the module docstring)."""
+        return list(self._found(text, self.threshold, self.pair_threshold))
+
+    def _find(self, text: str, threshold: float, pair_threshold: float) -> tuple[InjectionSpan, ...]:
         spans = sentences(text)
         if not spans:
-            return []
+            return ()
         pieces = [text[s:e] for s, e in spans]
         extra: list[tuple[int, int, str, str]] = []
         for match in _HIDDEN.finditer(text):
@@ -119,20 +129,20 @@ class InjectionDetector:
         for i, piece in enumerate(pieces):
             if rule_injection(normalize(piece)):
                 flag(i, 1.0, "rule")
-            elif single[i] >= self.threshold:
+            elif single[i] >= threshold:
                 flag(i, single[i], "sentence")
         hiding: list[InjectionSpan] = []
         for (start, end, inner, reason), score in zip(extra, hidden, strict=True):
             ruled = rule_injection(normalize(inner))
-            if (score >= self.threshold or ruled) and not any(
+            if (score >= threshold or ruled) and not any(
                     s.start <= start and end <= s.end for s in found.values()):
                 hiding.append(InjectionSpan(start, end, 1.0 if ruled else round(float(score), 4), reason))
         for i, score in enumerate(paired):
             # an instruction split over two sentences, neither flagged alone
-            if score >= self.pair_threshold and i not in found and i + 1 not in found:
+            if score >= pair_threshold and i not in found and i + 1 not in found:
                 flag(i, score, "pair")
                 flag(i + 1, score, "pair")
-        return sorted([*found.values(), *hiding], key=lambda s: (s.start, s.end))
+        return tuple(sorted([*found.values(), *hiding], key=lambda s: (s.start, s.end)))
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
