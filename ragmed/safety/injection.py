@@ -54,6 +54,8 @@ class InjectionSpan:
 
 FOUND_CACHE = 16384
 """Texts whose flagged spans each detector keeps."""
+CACHED_CHARS = 4000
+"""Only texts up to this long are kept (passages and titles; whole documents, scanned once at ingest, are not)."""
 
 
 class InjectionDetector:
@@ -76,7 +78,7 @@ class InjectionDetector:
         self.weights, self.bias, self.bits = weights.astype(np.float32), float(bias), bits
         self.threshold, self.pair_threshold = threshold, pair_threshold
         # Search results are scanned before anyone sees them, and the same chunks come back query after query:
-        # each text is scanned once per operating point (a few ms each; about 30 MB at most for the texts kept).
+        # each passage is scanned once per operating point (a few ms each; at most 16,384 texts of 4,000 characters).
         self._found = lru_cache(maxsize=FOUND_CACHE)(self._find)
 
     def scores(self, texts: list[str]) -> np.ndarray:
@@ -94,6 +96,8 @@ class InjectionDetector:
 
     def find(self, text: str) -> list[InjectionSpan]:
         """The flagged sentences of ``text``, in order (see the module docstring)."""
+        if len(text) > CACHED_CHARS:
+            return list(self._find(text, self.threshold, self.pair_threshold))
         return list(self._found(text, self.threshold, self.pair_threshold))
 
     def _find(self, text: str, threshold: float, pair_threshold: float) -> tuple[InjectionSpan, ...]:
