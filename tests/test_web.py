@@ -41,13 +41,20 @@ def test_ask_stream_and_open_highlighted_evidence(page_server: Any, tmp_path: Pa
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             outside: list[str] = []
             page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((page_server.url, "data:")) else None)
-            # Record whether the answer box showed streamed pieces before the final answer replaced them.
+            # Record each piece put into the answer box, in order: checked sentences as they streamed ("true"),
+            # then the final answer's nodes. Mutation records keep every insertion even when the whole stream
+            # arrives in one network read and is rendered within one task.
             page.add_init_script("""
                 window.__answerStates = [];
-                new MutationObserver(() => {
-                  const answer = document.getElementById("answer");
-                  if (answer && answer.childNodes.length) window.__answerStates.push(answer.dataset.streaming || "final");
-                }).observe(document, {subtree: true, childList: true, attributes: true});
+                new MutationObserver((records) => {
+                  for (const r of records) {
+                    if (r.type !== "childList" || r.target.id !== "answer") continue;
+                    for (const node of r.addedNodes) {
+                      const streamed = node.nodeType === 1 && node.classList.contains("streamed");
+                      window.__answerStates.push(streamed ? "true" : node.nodeName === "STRONG" ? "lead" : "final");
+                    }
+                  }
+                }).observe(document, {subtree: true, childList: true});
             """)
             page.goto(page_server.url + "/")
             page.wait_for_selector("#attribution li")
