@@ -29,8 +29,13 @@ BATCH = 8
 
 def _ranked_windows(text: str, query_terms: set[str], keep: int, width: int) -> list[tuple[int, int]]:
     """The ``keep`` windows of ``text`` sharing most content words with the query (shorter first on ties)."""
-    spans = windows(text, width)
-    return sorted(spans, key=lambda s: (-len(query_terms & terms(text[s[0]:s[1]])), s[1] - s[0], s[0]))[:keep]
+    return [span for span, _ in _ranked(text, query_terms, keep, width)]
+
+
+def _ranked(text: str, query_terms: set[str], keep: int, width: int) -> list[tuple[tuple[int, int], set[str]]]:
+    """``_ranked_windows``, each window with the query's content words it holds."""
+    shared = [(s, query_terms & terms(text[s[0]:s[1]])) for s in windows(text, width)]
+    return sorted(shared, key=lambda w: (-len(w[1]), w[0][1] - w[0][0], w[0][0]))[:keep]
 
 
 class CrossEncoderVerifier:
@@ -134,13 +139,14 @@ class CrossEncoderVerifier:
 
     def _scored(self, texts: Sequence[str], query_terms: Sequence[set[str]], build: Any,
                 context_terms: Sequence[set[str]] | None = None) -> list[Verdict]:
-        spans = [_ranked_windows(text, q, self.candidates, self.width) for text, q in zip(texts, query_terms)]
+        ranked = [_ranked(text, q, self.candidates, self.width) for text, q in zip(texts, query_terms)]
+        spans = [[span for span, _ in r] for r in ranked]
         scores: list[list[float]] = [[] for _ in spans]
         # The window sharing most words with the claim first; the others only for pairs it did not settle.
         for rank in range(max((len(ws) for ws in spans), default=0)):
             todo = [i for i, ws in enumerate(spans) if rank < len(ws)
                     and (rank == 0 or self.sure is None or max(scores[i]) < self.sure)]
-            read = [i for i in todo if self._worth_reading(texts[i], spans[i][rank], query_terms[i],
+            read = [i for i in todo if self._worth_reading(ranked[i][rank][1], query_terms[i],
                                                            context_terms[i] if context_terms else set())]
             probs = self._probabilities([build(i, texts[i][spans[i][rank][0]:spans[i][rank][1]]) for i in read])
             found = dict(zip(read, probs))
@@ -157,12 +163,12 @@ class CrossEncoderVerifier:
             out.append(Verdict(part[best], ws[best][0], ws[best][1]))
         return out
 
-    def _worth_reading(self, text: str, span: tuple[int, int], claim_terms: set[str], context: set[str]) -> bool:
-        """Whether the window shares enough of the claim's content words for the model to read it."""
+    def _worth_reading(self, in_window: set[str], claim_terms: set[str], context: set[str]) -> bool:
+        """Whether the window (its claim words ``in_window``) and its title (``context``) share enough of the
+        claim's content words for the model to read it."""
         if self.min_overlap <= 0 or not claim_terms:
             return True
-        shared = claim_terms & (terms(text[span[0]:span[1]]) | context)
-        return len(shared) >= self.min_overlap * len(claim_terms)
+        return len(in_window | (claim_terms & context)) >= self.min_overlap * len(claim_terms)
 
     def support(self, pairs: Sequence[ClaimPair]) -> list[Verdict]:
         """The best window's support probability for each pair."""
