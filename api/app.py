@@ -136,6 +136,10 @@ async def _load(runtime: Runtime, engine: Engine | None, index: str | None) -> N
             engine = await run_in_threadpool(Engine.open, runtime.settings, index)
         runtime.engine = engine
         await run_in_threadpool(_warm, engine)
+        if runtime.settings.logging.deidentified_copy:
+            from api.deid import deidentify
+
+            await run_in_threadpool(deidentify, "warm up")  # its word lists load before the first request
         runtime.ready = True
         logger.info("index ready", extra={"index": runtime.index, "revision": engine.revision})
     except Exception as exc:  # reported by /readyz and logged; the service keeps answering 503

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote
+
+from api.vocabulary import WORD
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -39,7 +42,7 @@ _UNIT = (r"(?:mg|mcg|µg|ug|g|kg|lb|lbs|ml|mL|l|L|iu|IU|units?|mmol|mol|meq|mEq|
          r"bpm|mmhg|mmHg|ng|pg|dl|dL|%|x|h|hr|hrs|min|s|ms|days?|weeks?|months?|years?|steps|cells|copies)")
 # A token counts as a code when it has letters and digits and is not a dose or a known medical name.
 _MEDICAL_CODES = re.compile(
-    r"^(?:covid-19|sars-cov-2|h\d+n\d+|hba1c|a1c|b12|b6|d3|k2|t[1-4]dm|cd\d+|il-?\d+[a-z]?|sglt-?2|glp-?1|cox-?[12]|"
+    r"^(?:covid-?19|sars-cov-2|h\d+n\d+|hba1c|a1c|b12|b6|d3|k2|t[1-4]dm|cd\d+|il-?\d+[a-z]?|sglt-?2|glp-?1|cox-?[12]|"
     r"5-ht\d?[a-z]?|icd-?\d+(?:-cm)?|her-?2|brca[12]|pm2\.5|pm10|cyp\d+[a-z]\d+|ace-?2|hla-[a-z]+\d+|ca-?125|"
     r"ca19-9|ki-?67|igg\d|ige|pd-?l1|nt-probnp|n95|kn95|mk-\d+|rs\d+|[a-z]\d{2}(?:\.\d{1,4})?|\d+(?:st|nd|rd|th))$",
     re.IGNORECASE,
@@ -75,7 +78,8 @@ _RULES: list[_Rule] = [
      _const("[IP]")),
     # 17 photographs: image files and photo references.
     (re.compile(r"\bScreen ?shot[\w .,-]*?\.(?:jpe?g|png|heic|tiff?|gif)\b", re.IGNORECASE), _const("[PHOTO]")),
-    (re.compile(r"\b[\w.-]+\.(?:jpe?g|png|gif|heic|tiff?|bmp|webp|dcm)\b", re.IGNORECASE), _const("[PHOTO]")),
+    (re.compile(r"\b[\w.-]+\.(?:jpe?g|png|gif|heic|tiff?|bmp|webp|dcm|mp4|mov|m4v|avi|mkv|webm|3gp|wmv)\b",
+                re.IGNORECASE), _const("[PHOTO]")),
     # 13 device identifiers in GS1 form: (01)00844588003288(17)141120...
     (re.compile(r"\(01\)\d{14}(?:\(\d{2,4}\)[0-9A-Za-z]+){0,5}|(?:\(\d{2,4}\)[0-9A-Za-z]+){2,6}"), _const("[DEVICE]")),
     # 16 biometric identifiers: a code after a biometric label.
@@ -213,7 +217,8 @@ def _names(text: str) -> str:
     while i < len(tokens):
         start, end, word = tokens[i]
         low = word.lower().removesuffix("'s")
-        if not word[:1].isalpha() or (i and tokens[i - 1][2] == "[") or low in _STOP or _is_eponym(tokens, i):
+        if (not word[:1].isalpha() or (i and tokens[i - 1][2] == "[") or low in _STOP or _is_eponym(tokens, i)
+                or low in _CALENDAR or low in _areas()):
             i += 1
             continue
         nxt = tokens[i + 1][2] if i + 1 < len(tokens) else ""
@@ -227,7 +232,7 @@ def _names(text: str) -> str:
         shouted = word.isupper() and len(word) > 1 and nxt.isupper() and nxt[:1].isalpha() and nxt_low not in _STOP
         if shouted:  # a name in capitals: a known first name before another word in capitals
             name = low in first
-        elif low in first:
+        elif low in first and not (not cap and _frequency(low) >= PROPER_COMMON):  # "my son", not a name
             name = (cap and (not sentence_start or nxt_cap or nxt_low in surnames or nxt_low in _VERBS or possessive)) or (
                 not cap and ((nxt_low in last and nxt_low not in _STOP) or nxt_low in _VERBS or possessive))
         elif low in first_words:
@@ -303,8 +308,9 @@ def _after_names(text: str) -> str:
 def _name_intro(match: re.Match[str]) -> str:
     kept: list[str] = []
     for word in match.group("words").split():
-        if word.lower().strip(",.") in _STOP or word.startswith("["):
-            break
+        plain = word.lower().strip(",.")
+        if plain in _STOP or word.startswith("[") or (word.islower() and _common_lower(plain)):
+            break  # "my son ate...": a common word in lower case is not a name
         kept.append(word)
     if not kept:
         return match.group(0)
@@ -321,6 +327,216 @@ def _code(match: re.Match[str]) -> str:
     if re.fullmatch(r"\d+(?:[.,]\d+)?(?:" + _UNIT + r")(?:/\w+)?", token, re.IGNORECASE):
         return token
     return "[ID]"
+
+
+# pyspellchecker's English list: a word seen at least COMMON times is common English; the rest of the list
+# (count 50, a dictionary of every word form, many a name or a place among them) counts only in lower case. A
+# name or a place name counts as common only when seen PROPER_COMMON times ("reading", "bath", not "london").
+COMMON, PROPER_COMMON = 100, 20_000
+# Drug stems (INN suffixes): a medicine missing from the bundled knowledge still reads as a medicine.
+_DRUG = re.compile(r"(?:mab|nib|pril|sartan|olol|statin|azole|cillin|mycin|cycline|floxacin|tidine|prazole|gliptin|"
+                   r"gliflozin|glutide|triptan|azepam|oxetine|afil|parin|xaban|dronate|lukast|terol|tropium|"
+                   r"profen|barbital|caine|dipine|setron|tadine|vastatin|formin|thiazide|semide)$")
+_CALENDAR = frozenset(["january", "february", "march", "april", "may", "june", "july", "august", "september",
+                       "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
+                       "saturday", "sunday"])
+# Words that follow an eponym or a named instrument (the Wells score, the Atkins diet, the Ottawa rules).
+_NAMED_THING = _EPONYM_NEXT | frozenset(["chart", "rules", "rule", "diet", "class", "stool", "trial", "study", "protocol",
+                                         "method", "technique", "grade", "grading", "staging", "questionnaire", "index",
+                                         "signs", "tests", "scores", "scales", "diseases", "syndromes"])
+_PLACEHOLDER = re.compile(r"\[[A-Z0-9 +]+\]")
+_CLITIC = re.compile(r"(?:'s|'t|'m|'re|'ve|'ll|'d|n't|s')$")
+
+
+def _lines(path: Path) -> set[str]:
+    return {line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")}
+
+
+@functools.lru_cache(maxsize=1)
+def _frequencies() -> dict[str, int]:
+    from spellchecker import SpellChecker
+
+    return dict(SpellChecker(language="en", distance=1).word_frequency.dictionary)
+
+
+def _frequency(word: str) -> int:
+    return _frequencies().get(word, 0)
+
+
+@functools.lru_cache(maxsize=1)
+def _areas() -> frozenset[str]:
+    from api.vocabulary import AREAS
+
+    return frozenset(_lines(AREAS))
+
+
+@functools.lru_cache(maxsize=1)
+def _known() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(words known not to identify anyone when written in lower case, when capitalised, place names smaller
+    than a state), lower case.
+
+    Lower case: any word of pyspellchecker's English list but first names and places, the medical words of the
+    bundled knowledge, and the words of countries, states and continents (``api.vocabulary`` writes the lists).
+    Capitalised: the same, but of pyspellchecker's list only the words seen ``COMMON`` times, less the names
+    of the gazetteer and the places unless seen ``PROPER_COMMON`` times.
+    """
+    from api.vocabulary import MEDICAL, PLACES
+
+    areas = _areas()
+    places = _lines(PLACES) - areas
+    first, _, last, _ = _gazetteer()
+    frequencies = _frequencies()
+    safe = _lines(MEDICAL) | areas
+    lower = {w for w, n in frequencies.items() if n >= PROPER_COMMON or (w not in first and w not in places)}
+    proper = places | first | last
+    capitalised = {w for w, n in frequencies.items() if n >= COMMON and (n >= PROPER_COMMON or w not in proper)}
+    return frozenset(lower | safe), frozenset(capitalised | safe), frozenset(places)
+
+
+def _plain(word: str) -> str:
+    """Lower case, curly apostrophes straightened, accents taken off (Barré -> barre)."""
+    word = unicodedata.normalize("NFKD", word.lower().replace("\u2019", "'"))
+    return "".join(c for c in word if not unicodedata.combining(c))
+
+
+# British spellings and the American ones pyspellchecker lists: neighbour, realising, nebuliser, anaemia.
+_SPELLINGS = [("our", "or"), ("ise", "ize"), ("ising", "izing"), ("ised", "ized"), ("iser", "izer"),
+              ("isation", "ization"), ("yse", "yze"), ("ae", "e"), ("oe", "e"), ("tre", "ter"), ("ogue", "og"),
+              ("ll", "l"), ("ence", "ense")]
+
+
+def _variant_known(word: str, known: frozenset[str]) -> bool:
+    """Whether ``word`` is a known word spelt another way: an apostrophe left out ("dont", "isnt", "ive") or
+    a British spelling."""
+    if any(word[:k] + "'" + word[k:] in known for k in range(1, len(word))):
+        return True
+    return any(old in word and word.replace(old, new) in known for old, new in _SPELLINGS)
+
+
+def _common_lower(word: str) -> bool:
+    """Whether ``word``, written in lower case, is a known word that is not a first name ("ate", "realised")."""
+    lower = _known()[0]
+    return word in lower or _variant_known(word, lower) or _is_drug(word)
+
+
+def _is_drug(word: str) -> bool:
+    """A medicine's generic or brand name (drug-named-entity-recognition's dictionary: DrugBank, MeSH, NHS,
+    MedlinePlus), unless it is also a first name ("Allegra")."""
+    from drug_named_entity_recognition import find_drugs
+
+    return word not in _gazetteer()[0] and bool(find_drugs([word], is_ignore_case=True))
+
+
+def _unknown_words(text: str) -> str:
+    """Replace each word not known to be harmless: a place name with [PLACE], a month or weekday with [DATE],
+    another capitalised word with [NAME], any other word with [WORD]. What the patterns missed (a rare name, a
+    village, a nickname) cannot reach a log this way; the price is an occasional word the lists lack (a brand
+    name, a typo)."""
+    lower, capitalised, places = _known()
+
+    def replace(match: re.Match[str], gap: str) -> str:
+        word = match.group(0)
+        low = _plain(word)
+        stem = _CLITIC.sub("", low)
+        if len(stem) <= 2 or _DRUG.search(stem):
+            return word
+        if word[0].islower() and not word.islower():  # eGFR, mRNA, hCG
+            return word
+        if word.isupper() and len(word) <= 5:  # an abbreviation: NHS, DVT, FRAX
+            return word
+        cap = word[0].isupper()
+        before = gap[:match.start()].rstrip()
+        opening = not before or before[-1] in ".!?:;\"(\n-"
+        if stem in _CALENDAR:
+            return "[DATE]" if cap and not (opening and stem == "may") else word
+        known = capitalised if cap else lower
+        if (low in known or stem in known or all(part in known or len(part) <= 2 for part in stem.split("'"))
+                or _variant_known(stem, known) or _is_drug(stem)):
+            return word
+        following = [_plain(w) for w in WORD.findall(gap[match.end():])[:3]]
+        if cap and any(w in _NAMED_THING for w in following):
+            return word
+        if stem in places:
+            return "[PLACE]"
+        return "[NAME]" if cap else "[WORD]"
+
+    out, last = [], 0
+    for placeholder in [*_PLACEHOLDER.finditer(text), None]:
+        stop = placeholder.start() if placeholder else len(text)
+        gap = text[last:stop]
+        out.append(WORD.sub(lambda m, gap=gap: replace(m, gap), gap))  # type: ignore[misc]
+        if placeholder:
+            out.append(placeholder.group(0))
+            last = placeholder.end()
+    return "".join(out)
+
+
+_NUMERIC = re.compile(r"\[(?:ID|NUMBER|ZIP|PHONE|VEHICLE|DEVICE|SSN|BIOMETRIC)\]")
+_SHORT_CAPS = re.compile(r"[#(+]*(?:[A-Z]{1,4}(?:-[A-Z]{1,4})?|Rx|No|Nr|Ref)\)?")
+_HAS_DIGIT = re.compile(r"[#(+]*[A-Za-z0-9]*\d[A-Za-z0-9./#()+-]*")
+_MEASURE = re.compile(r"\d{1,3}(?:[.,]\d{1,2})?%?|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?/\d+(?:\.\d+)?|(?:19|20)\d{2}s?")
+_UNIT_WORD = re.compile(r"(?:" + _UNIT + r"|calories|kilos?|pounds?|stone|feet|inches|hours?|minutes?|seconds?|"
+                        r"times|doses?|tablets?|pills?|puffs?|drops?|servings?|people|patients?)\b", re.IGNORECASE)
+# A house number before a replaced name ("12 [NAME]"), or before any replaced word and a street word.
+_ADDRESS_AFTER = re.compile(r"\b\d{1,5}[A-Za-z]?\s+(?:\[(?:NAME|PLACE)\](?:\s+" + _STREET + r"\b\.?)?|\[WORD\]\s+"
+                            + _STREET + r"\b\.?)", re.IGNORECASE)
+
+
+def _is_code(token: str) -> bool:
+    if _NUMERIC.search(token):
+        return True
+    if "[" in token or "]" in token:
+        return False
+    return bool(_SHORT_CAPS.fullmatch(token) or _HAS_DIGIT.fullmatch(token))
+
+
+def _code_runs(text: str) -> str:
+    """Replace runs of code-like tokens that together make an identifier: digits in groups ("6612 0098 21",
+    "+44 121 496 0555"), letters with digits ("TN 09 AB 1234", "KDA 123B"), a label before a number placeholder
+    ("HAR [NUMBER]"), a lone long code ("QX7T4L"). Measurements stay: "7.2%", "120/80", "45,000", "B12 1000 mcg",
+    a year."""
+    spans = [(m.start(), m.end(), m.group(0).rstrip(",.;:!?")) for m in re.finditer(r"\S+", text)]
+    out, last, i = [], 0, 0
+    while i < len(spans):
+        if not _is_code(spans[i][2]):
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(spans) and _is_code(spans[j + 1][2]) and spans[j][2] == text[spans[j][0]:spans[j][1]]:
+            j += 1
+        tokens = [t for _, _, t in spans[i:j + 1]]
+        start, end = spans[i][0], spans[j][0] + len(spans[j][2])
+        label = _run_label(tokens, text[end:end + 16])
+        if label:
+            out += [text[last:start], label]
+            last = end
+        i = j + 1
+    return "".join([*out, text[last:]])
+
+
+def _run_label(tokens: list[str], after: str) -> str | None:
+    """The placeholder a run of code-like tokens becomes, or None when it is not an identifier."""
+    placeholder = next((m.group(0) for t in tokens for m in [_NUMERIC.search(t)] if m), None)
+    if placeholder:
+        return placeholder if len(tokens) > 1 or tokens[0] != placeholder else None
+    if _UNIT_WORD.match(after.lstrip()) or any(_UNIT_WORD.fullmatch(re.sub(r"^[\d.,]+", "", t)) for t in tokens):
+        return None  # a dose or a measurement: "D 50000 IU", "500mg"
+    digits = sum(sum(c.isdigit() for c in t) for t in tokens if not _MEASURE.fullmatch(t))
+    if len(tokens) == 1:
+        token = tokens[0]
+        if _MEDICAL_CODES.match(token) or _MEASURE.fullmatch(token):
+            return None
+        if re.fullmatch(r"\d{4,}", token):
+            return "[NUMBER]"
+        code = re.fullmatch(r"(?=[A-Z0-9-]*[A-Z])(?=(?:[A-Z-]*\d){2})[A-Z0-9-]{6,}", token)
+        return "[ID]" if code else None
+    mixed = any(re.search(r"[A-Za-z]", t) and re.search(r"\d", t) for t in tokens)
+    every = sum(sum(c.isdigit() for c in t) for t in tokens)
+    letters = sum(1 for t in tokens if t.isalpha())
+    if (digits >= 4 or (mixed and every >= 3 and not all(_MEDICAL_CODES.match(t) for t in tokens))
+            or (letters >= 2 and len(tokens) > letters)):  # a plate in parts: "LK 58 XYZ"
+        return "[ID]"
+    return None
 
 
 def deidentify(text: str) -> str:
@@ -346,7 +562,8 @@ def deidentify(text: str) -> str:
     for pattern, replace in _RULES:
         out = pattern.sub(replace, out)
     out = _CODE.sub(_code, out)
-    return _after_names(_names(out))
+    out = _unknown_words(_after_names(_names(out)))
+    return _ADDRESS_AFTER.sub("[ADDRESS]", _code_runs(out))
 
 
 _GENERIC = frozenset(

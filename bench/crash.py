@@ -16,28 +16,44 @@ index afresh with repairs off must succeed and:
 Vectors are synthetic (the mechanics do not depend on the model); merges are made frequent
 (``merge_min_changes`` 25) so that kills also land inside merges.
 
+With ``--real`` the two writers are the product itself: ``ragmed serve`` (a real server on 127.0.0.1, written
+to through ``POST /v1/documents`` and ``DELETE /v1/documents/{id}`` by a client thread that logs "begin" before
+each request and "ack" once it got a 2xx) and, each cycle, a run of ``ragmed add`` / ``ragmed delete`` CLI
+processes (each logged "begin" before it starts and "ack" once it exited 0), with the real embedding model.
+The running CLI process is killed with SIGKILL at a random moment, and the server too every third cycle on
+average; the same checks follow every cycle.
+
 Usage:
     python bench/crash.py [--cycles 200] [--root /tmp/ragmed-crash] [--seed 0]
+    python bench/crash.py --real [--cycles 200] [--root /tmp/ragmed-crash-real]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from load import wait_ready  # noqa: E402
 
 from ragmed.config import IndexSettings  # noqa: E402
 from ragmed.index.store import IndexStore  # noqa: E402
@@ -133,10 +149,15 @@ def expected(root: Path) -> tuple[dict[str, set[str | None]], set[str]]:
     return allowed, begun
 
 
-def check(root: Path) -> dict[str, int]:
-    """Open the index afresh with repairs off and count what is wrong."""
+def check(root: Path, folder: Path | None = None, state: str = "hash") -> dict[str, int]:
+    """Open the index (``root/idx`` unless ``folder`` is given) afresh with repairs off and count what is wrong.
+
+    ``state`` is the docstore column a logged write's digest is compared with: the document hash, or (for the
+    real writers, whose hash the product computes) the title, which names the version written.
+    """
+    folder = folder or root / "idx"
     strict = settings(root).model_copy(update={"repair_on_open": False})
-    store = IndexStore.open(root / "idx", MODEL, DIM, strict)
+    store = IndexStore.open(folder, MODEL if state == "hash" else None, DIM if state == "hash" else None, strict)
     try:
         snapshot = store.current()
         revision, stored = store.docstore.live_ids()
@@ -144,8 +165,9 @@ def check(root: Path) -> dict[str, int]:
         dense, lexical = snapshot.dense.ids(), snapshot.lexical.ids()
     finally:
         store.close()
-    db = sqlite3.connect(str(root / "idx" / "docstore.sqlite"))
-    documents = dict(db.execute("SELECT id, hash FROM documents"))
+    db = sqlite3.connect(str(folder / "docstore.sqlite"))
+    column = "hash" if state == "hash" else "replace(title, ' ', '_')"
+    documents = dict(db.execute(f"SELECT id, {column} FROM documents"))
     doubled = db.execute("SELECT COUNT(*) FROM (SELECT doc_id FROM chunks GROUP BY doc_id "
                          "HAVING COUNT(*) != COUNT(DISTINCT ordinal))").fetchone()[0]
     db.close()
@@ -167,6 +189,25 @@ def spawn(root: Path, role: str, seed: int, steps: int = 0) -> subprocess.Popen[
     assert process.stdout is not None
     process.stdout.readline()  # "ready": the index is open, writes begin now
     return process
+
+
+def _check_paused(server: subprocess.Popen[bytes], measure: Callable[[], dict[str, int]], totals: dict[str, int],
+                  label: str, report: bool) -> dict[str, int]:
+    """Check the index with the server paused (SIGSTOP, unless it was just killed), add the faults found to
+    ``totals`` and print them (and every ``report``-th cycle)."""
+    if server.poll() is None:
+        server.send_signal(signal.SIGSTOP)
+    try:
+        found = measure()
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGCONT)
+    for key in totals:
+        totals[key] += found[key]
+    bad = {k: found[k] for k in totals if found[k]}
+    if bad or report:
+        print(f"{label}: {found}" + (f"  PROBLEM {bad}" if bad else ""), flush=True)
+    return found
 
 
 def run(cycles: int, root: Path, seed: int) -> int:
@@ -192,22 +233,180 @@ def run(cycles: int, root: Path, seed: int) -> int:
             server.send_signal(signal.SIGKILL)
             server.wait()
             kills["server"] += 1
-        else:
-            server.send_signal(signal.SIGSTOP)
-        try:
-            last = check(root)
-        finally:
-            if server.poll() is None:
-                server.send_signal(signal.SIGCONT)
-        for key in totals:
-            totals[key] += last[key]
-        bad = {k: last[k] for k in totals if last[k]}
-        if bad or (cycle + 1) % 20 == 0:
-            print(f"cycle {cycle + 1}: {last}" + (f"  PROBLEM {bad}" if bad else ""), flush=True)
+        last = _check_paused(server, lambda: check(root), totals, f"cycle {cycle + 1}", (cycle + 1) % 20 == 0)
     server.send_signal(signal.SIGKILL)
     server.wait()
     print(json.dumps({"cycles": cycles, "sigkills": kills, "final": last, "totals": totals,
                       "seconds": round(time.perf_counter() - started, 1)}))
+    return 1 if any(totals.values()) else 0
+
+
+# -- the product's own writers: `ragmed serve` and `ragmed add` / `ragmed delete` ------------------------------
+KEY = "crash-bench-writer-key"
+
+
+def _record(doc_id: str, version: int, rng: random.Random) -> tuple[dict[str, str], str]:
+    """A document as the API and the CLI take it, and the digest the check compares (its title, spaces as _)."""
+    text = " ".join(f"{doc_id} version {version} note {i}: " + " ".join(rng.choices(WORDS, k=12)) + "."
+                    for i in range(rng.randint(1, 3)))
+    title = f"{doc_id} v{version}"
+    return {"id": doc_id, "title": title, "text": text, "source": "bench"}, title.replace(" ", "_")
+
+
+class BeginAck:
+    """The "begin" / "ack" log of one writer, each line fsynced before the write it announces goes on."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = path.open("a", encoding="utf-8")
+
+    def __call__(self, kind: str, entry: str) -> None:
+        self.file.write(f"{kind} {entry}\n")
+        self.file.flush()
+        os.fsync(self.file.fileno())
+
+
+def _env(root: Path) -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "RAGMED_INDEX__ROOT": str(root / "indexes"),
+            "RAGMED_INDEX__MERGE_MIN_CHANGES": "25", "RAGMED_INDEX__WRITER_TIMEOUT_S": "300",
+            "RAGMED_API__API_KEYS": json.dumps([f"crash:{KEY}"]), "RAGMED_API__RATE_LIMIT_PER_MINUTE": "1000000000",
+            "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def _serve(root: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start `ragmed serve` on a free loopback port and wait until it answers /readyz."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with (root / "serve.log").open("ab") as out:
+        process = subprocess.Popen([sys.executable, "-m", "ragmed", "serve", "--host", "127.0.0.1", "--port",
+                                    str(port), "--index", "idx"], env=_env(root), cwd=root, stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(url, 300, process)
+    return url, process
+
+
+class ServerWriter(threading.Thread):
+    """Adds, updates and deletes through the running server's API until stopped; ``url`` None while it is down."""
+
+    def __init__(self, root: Path, seed: int) -> None:
+        super().__init__(daemon=True)
+        self.root, self.rng, self.url = root, random.Random(seed), None
+        self.stopped = threading.Event()
+        self.acks = 0
+
+    def run(self) -> None:
+        log, live, client = BeginAck(self.root / "server.log"), [], httpx.Client(timeout=600,
+                                                                                 headers={"X-API-Key": KEY})
+        for step in itertools.count():
+            if self.stopped.is_set():
+                return
+            url = self.url
+            if url is None:
+                time.sleep(0.05)
+                continue
+            action = self.rng.choices(["add", "update", "delete"], weights=[5, 3, 2])[0] if live else "add"
+            doc_id = f"server:{step}" if action == "add" else self.rng.choice(live)
+            try:
+                if action == "delete":
+                    entry = f"delete {doc_id} -"
+                    log("begin", entry)
+                    response = client.delete(f"{url}/v1/documents/{doc_id}")
+                else:
+                    record, digest = _record(doc_id, self.rng.randint(0, 10**9), self.rng)
+                    entry = f"add {doc_id} {digest}"
+                    log("begin", entry)
+                    response = client.post(f"{url}/v1/documents", json=[record])
+            except httpx.TransportError:
+                time.sleep(0.2)  # the server was killed: this write stays "begun", never acknowledged
+                continue
+            if response.status_code >= 300:
+                print(f"server write {entry}: {response.status_code} {response.text[:200]}", flush=True)
+                continue
+            log("ack", entry)
+            self.acks += 1
+            if action == "delete":
+                live.remove(doc_id)
+            elif doc_id not in live:
+                live.append(doc_id)
+            try:  # readers share the server with the writes
+                client.post(f"{url}/v1/search", json={"query": self.rng.choice(WORDS), "k": 5})
+            except httpx.TransportError:
+                continue
+
+
+def _cli_run(root: Path, rng: random.Random, log: BeginAck, live: list[str], cycle: int) -> bool:
+    """1-3 CLI writes one after another; the one running at a random moment is killed. Whether one was."""
+    steps = rng.randint(1, 3)
+    deadline = time.monotonic() + rng.uniform(0.0, 9.0 * steps)
+    with (root / "cli.err").open("ab") as err:
+        for step in range(steps):
+            action = rng.choices(["add", "update", "delete"], weights=[5, 3, 2])[0] if live else "add"
+            doc_id = f"cli:{cycle}:{step}" if action == "add" else rng.choice(live)
+            if action == "delete":
+                entry, command = f"delete {doc_id} -", ["delete", "-i", "idx", doc_id]
+            else:
+                record, digest = _record(doc_id, rng.randint(0, 10**9), rng)
+                path = root / "cli-input.jsonl"
+                path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+                entry, command = f"add {doc_id} {digest}", ["add", "-i", "idx", str(path)]
+            log("begin", entry)
+            process = subprocess.Popen([sys.executable, "-m", "ragmed", *command], env=_env(root), cwd=root,
+                                       stdout=subprocess.DEVNULL, stderr=err)
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                return True
+            if process.returncode != 0:
+                print(f"cli {entry}: exit {process.returncode} (see {root / 'cli.err'})", flush=True)
+                continue
+            log("ack", entry)
+            if action == "delete":
+                live.remove(doc_id)
+            elif doc_id not in live:
+                live.append(doc_id)
+    return False
+
+
+def run_real(cycles: int, root: Path, seed: int) -> int:
+    rng = random.Random(seed)
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    cli_log = BeginAck(root / "cli.log")
+    seeds = [_record(f"seed:{i}", 0, rng) for i in range(3)]
+    (root / "seed.jsonl").write_text("".join(json.dumps(r) + "\n" for r, _ in seeds), encoding="utf-8")
+    for record, digest in seeds:
+        cli_log("begin", f"add {record['id']} {digest}")
+    subprocess.run([sys.executable, "-m", "ragmed", "build", "-i", "idx", str(root / "seed.jsonl")], env=_env(root),
+                   cwd=root, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for record, digest in seeds:
+        cli_log("ack", f"add {record['id']} {digest}")
+    folder = root / "indexes" / "idx"
+    totals = {"lost": 0, "phantoms": 0, "duplicates": 0, "mismatch": 0}
+    kills = {"server": 0, "cli": 0}
+    live = [record["id"] for record, _ in seeds]
+    writer = ServerWriter(root, seed)
+    writer.url, server = _serve(root)
+    writer.start()
+    started = time.perf_counter()
+    last: dict[str, int] = {}
+    for cycle in range(cycles):
+        if server.poll() is not None:
+            writer.url, server = _serve(root)
+        kills["cli"] += _cli_run(root, rng, cli_log, live, cycle)
+        if rng.random() < 0.2:
+            server.send_signal(signal.SIGKILL)
+            server.wait()
+            writer.url = None
+            kills["server"] += 1
+        last = _check_paused(server, lambda: check(root, folder, state="title"), totals,
+                             f"cycle {cycle + 1} (server writes acknowledged {writer.acks})", (cycle + 1) % 10 == 0)
+    writer.stopped.set()
+    server.send_signal(signal.SIGKILL)
+    server.wait()
+    print(json.dumps({"mode": "real", "cycles": cycles, "sigkills": kills, "server_acks": writer.acks,
+                      "final": last, "totals": totals, "seconds": round(time.perf_counter() - started, 1)}))
     return 1 if any(totals.values()) else 0
 
 
@@ -216,12 +415,16 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=200)
     parser.add_argument("--root", type=Path, default=Path("/tmp/ragmed-crash"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--real", action="store_true", help="write with `ragmed serve` and the `ragmed` CLI")
     parser.add_argument("--worker", choices=["server", "cli"], help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args.root, args.worker, args.seed, args.steps)
         return
+    if args.real:
+        raise SystemExit(run_real(args.cycles, args.root if args.root != Path("/tmp/ragmed-crash") else
+                                  Path("/tmp/ragmed-crash-real"), args.seed))
     raise SystemExit(run(args.cycles, args.root, args.seed))
 
 

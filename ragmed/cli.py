@@ -201,9 +201,20 @@ def delete(
     as_json: bool = JsonOpt,
 ) -> None:
     """Delete documents by id."""
+    from ragmed.build import delete as delete_documents
+    from ragmed.index.store import IndexStore
+
     settings = _settings()
     try:
-        deleted = _open(settings, index, quiet=as_json).delete(doc_ids)
+        if index is None and settings.index.shards:
+            raise InvalidRequestError(f"shard set {', '.join(settings.index.shards)} is read only; write to one of "
+                                      "its shards by naming its index")
+        # A delete needs no embedding model: the index alone is opened, so it costs what the change costs.
+        store = IndexStore.open(settings.index.root / (index or settings.index.name), None, None, settings.index)
+        try:
+            deleted = delete_documents(store, doc_ids)
+        finally:
+            store.close()
     except RagmedError as exc:
         _fail(exc)
     if as_json:

@@ -15,6 +15,7 @@ from urllib.parse import quote, unquote_plus
 
 import httpx
 import pytest
+from conftest import REPO
 
 from api.deid import deidentify, residue
 from tests.test_api import WRITER, serve
@@ -52,6 +53,40 @@ def test_deidentified_copy_recall_per_class() -> None:
 ])
 def test_deidentification_leaves_medical_wording_alone(question: str) -> None:
     assert deidentify(question) == question
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("text", "identifier"), [
+    ("Eilidh has had a temperature since last night, should she have paracetamol?", "Eilidh"),
+    ("hiya it's tunde, my ankle is still swollen after the sprain", "tunde"),
+    ("My grandad in Tobermory keeps getting nosebleeds on apixaban", "Tobermory"),
+    ("we're near oamaru and the baby has a barking cough at night", "oamaru"),
+    ("Patient Szczepański, on metoprolol, asks about grapefruit", "Szczepański"),
+    ("flat at 27 Glebe Crescent has damp, could it cause my wheeze?", "27 Glebe"),
+    ("Booking ref 7KQ2ZP - can I fly two weeks after a knee replacement?", "7KQ2ZP"),
+    ("my van LK 58 XYZ was parked at the clinic, do they check blood sugar there?", "LK 58 XYZ"),
+])
+def test_words_no_list_knows_are_replaced(text: str, identifier: str) -> None:
+    assert not residue(identifier, text, deidentify(text)), deidentify(text)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("question", [
+    "Can I take Nurofen with Calpol for my toddler's fever?", "Is Zoloft safe when breastfeeding?",
+    "my neighbour realised her nebuliser isnt working, what now?", "Does Crohn's disease cause anaemia?",
+    "Is a HbA1c of 7.2% and eGFR 55 bad?", "Is malaria common in Kenya or Tanzania?",
+    "How accurate is the Wells score for a DVT?", "Vitamin D 50000 IU weekly, then 1000 IU daily?",
+])
+def test_medicines_abbreviations_and_spellings_are_kept(question: str) -> None:
+    assert deidentify(question) == question
+
+
+@pytest.mark.unit
+def test_the_shipped_word_lists_are_what_the_bundled_knowledge_gives() -> None:
+    from api.vocabulary import MEDICAL, medical_words
+
+    shipped = [w for w in MEDICAL.read_text(encoding="utf-8").splitlines() if w and not w.startswith("#")]
+    assert shipped == medical_words(REPO / "knowledge" / "manifest.toml")
 
 
 class Collect(logging.Handler):
