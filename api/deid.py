@@ -71,6 +71,7 @@ _RULES: list[_Rule] = [
     (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), _const("[EMAIL]")),
     (re.compile(r"\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|edu|gov|io|co|uk|us|info|biz|health|me|app|de|fr|ca|au)"
                 r"\b(?:/\S*)?", re.IGNORECASE), _const("[URL]")),
+    (re.compile(r"\b[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}/[\w/?=&%.#-]*[\w/]", re.IGNORECASE), _const("[URL]")),
     # 15 IP addresses (an IPv4-mapped IPv6 address whole).
     (re.compile(r"(?<![\w:])::ffff:(?:\d{1,3}\.){3}\d{1,3}\b", re.IGNORECASE), _const("[IP]")),
     (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"), _const("[IP]")),
@@ -78,7 +79,7 @@ _RULES: list[_Rule] = [
      _const("[IP]")),
     # 17 photographs: image files and photo references.
     (re.compile(r"\bScreen ?shot[\w .,-]*?\.(?:jpe?g|png|heic|tiff?|gif)\b", re.IGNORECASE), _const("[PHOTO]")),
-    (re.compile(r"\b[\w.-]+\.(?:jpe?g|png|gif|heic|tiff?|bmp|webp|dcm|mp4|mov|m4v|avi|mkv|webm|3gp|wmv)\b",
+    (re.compile(r"\b[\w.-]+(?: ?\(\d+\))?\.(?:jpe?g|png|gif|heic|tiff?|bmp|webp|dcm|mp4|mov|m4v|avi|mkv|webm|3gp|wmv)\b",
                 re.IGNORECASE), _const("[PHOTO]")),
     # 13 device identifiers in GS1 form: (01)00844588003288(17)141120...
     (re.compile(r"\(01\)\d{14}(?:\(\d{2,4}\)[0-9A-Za-z]+){0,5}|(?:\(\d{2,4}\)[0-9A-Za-z]+){2,6}"), _const("[DEVICE]")),
@@ -125,7 +126,8 @@ _RULES: list[_Rule] = [
     (re.compile(r"(?P<prefix>\b(?:on|appointment|appt|by|from|until|since|due|dated|scheduled|visit|surgery|seen|"
                 r"mon(?:day)?|tue(?:s|sday)?|wed(?:nesday)?|thu(?:rs|rsday)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?)"
                 r"\.?,?\s+)"
-                r"(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])\b", re.IGNORECASE), _keep_prefix("[DATE]")),
+                r"(?:(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])|(?:0?[1-9]|[12]\d|3[01])/(?:0?[1-9]|1[0-2]))\b(?!/)",
+                re.IGNORECASE), _keep_prefix("[DATE]")),
     (re.compile(r"\b(?:9\d|1[0-4]\d)\s*-?\s*(?:years?|yrs?|y/?o|yo)\b(?:[- ]old)?", re.IGNORECASE), _const("[AGE 90+]")),
     (re.compile(r"(?P<prefix>\b(?:age[ds]?|aged)\s*:?\s*)(?:9\d|1[0-4]\d)\b", re.IGNORECASE), _keep_prefix("[AGE 90+]")),
     (re.compile(r"\b(?:ninety|(?:a|one) hundred(?: and)?)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine|"
@@ -271,7 +273,8 @@ def _names(text: str) -> str:
 
 
 _PARTICLES = frozenset(["van", "von", "der", "den", "de", "del", "della", "la", "le", "du", "da", "di", "dos", "das",
-                        "ter", "ten", "bin", "binti", "ibn", "al", "el", "mac", "ní", "nic", "ó"])
+                        "ter", "ten", "bin", "binti", "ibn", "al", "el", "mac", "ní", "nic", "ó", "ap", "ab", "ferch",
+                        "bint", "zu"])
 
 
 def _particle_run(tokens: list[tuple[int, int, str]], j: int) -> int:
@@ -309,7 +312,7 @@ def _name_intro(match: re.Match[str]) -> str:
     kept: list[str] = []
     for word in match.group("words").split():
         plain = word.lower().strip(",.")
-        if plain in _STOP or word.startswith("[") or (word.islower() and _common_lower(plain)):
+        if plain in _STOP or word.startswith("[") or (word.islower() and _common_lower(plain)) or _is_drug(plain):
             break  # "my son ate...": a common word in lower case is not a name
         kept.append(word)
     if not kept:
@@ -433,27 +436,38 @@ def _unknown_words(text: str) -> str:
     village, a nickname) cannot reach a log this way; the price is an occasional word the lists lack (a brand
     name, a typo)."""
     lower, capitalised, places = _known()
+    letters = [c for c in text if c.isalpha()]
+    shouting = len(letters) >= 20 and sum(c.isupper() for c in letters) >= 0.7 * len(letters)
 
     def replace(match: re.Match[str], gap: str) -> str:
         word = match.group(0)
+        if shouting and len(word) > 2:  # a message in capitals: each word is judged as if capitalised
+            verdict = replace_word(word.capitalize(), match.start(), gap)
+            return word if verdict == word.capitalize() else verdict
+        return replace_word(word, match.start(), gap)
+
+    def replace_word(word: str, start: int, gap: str) -> str:
         low = _plain(word)
         stem = _CLITIC.sub("", low)
-        if len(stem) <= 2 or _DRUG.search(stem):
+        if (len(stem) <= 2 and stem.isascii()) or _DRUG.search(stem) or _is_drug(low):
             return word
-        if word[0].islower() and not word.islower():  # eGFR, mRNA, hCG
+        if (word[0].islower() and not word.islower()) or _UNIT_WORD.fullmatch(word):  # eGFR, mRNA, hCG; mcg
+            return word
+        if len(word) <= 5 and "/" in gap[max(0, start - 1):start + len(word) + 1]:  # a unit: mmol/mol, umol/L
             return word
         if word.isupper() and len(word) <= 5:  # an abbreviation: NHS, DVT, FRAX
             return word
         cap = word[0].isupper()
-        before = gap[:match.start()].rstrip()
+        before = gap[:start].rstrip()
         opening = not before or before[-1] in ".!?:;\"(\n-"
         if stem in _CALENDAR:
             return "[DATE]" if cap and not (opening and stem == "may") else word
         known = capitalised if cap else lower
-        if (low in known or stem in known or all(part in known or len(part) <= 2 for part in stem.split("'"))
+        if (low in known or stem in known
+                or all(part in known or (len(part) <= 2 and part.isascii()) for part in stem.split("'"))
                 or _variant_known(stem, known) or _is_drug(stem)):
             return word
-        following = [_plain(w) for w in WORD.findall(gap[match.end():])[:3]]
+        following = [_plain(w) for w in WORD.findall(gap[start + len(word):])[:3]]
         if cap and any(w in _NAMED_THING for w in following):
             return word
         if stem in places:
@@ -474,16 +488,44 @@ def _unknown_words(text: str) -> str:
 _NUMERIC = re.compile(r"\[(?:ID|NUMBER|ZIP|PHONE|VEHICLE|DEVICE|SSN|BIOMETRIC)\]")
 _SHORT_CAPS = re.compile(r"[#(+]*(?:[A-Z]{1,4}(?:-[A-Z]{1,4})?|Rx|No|Nr|Ref)\)?")
 _HAS_DIGIT = re.compile(r"[#(+]*[A-Za-z0-9]*\d[A-Za-z0-9./#()+-]*")
-_MEASURE = re.compile(r"\d{1,3}(?:[.,]\d{1,2})?%?|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?/\d+(?:\.\d+)?|(?:19|20)\d{2}s?")
+_MEASURE = re.compile(r"\d{1,3}(?:[.,]\d{1,2})?%?|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d{1,3}(?:\.\d+)?/\d{1,3}(?:\.\d+)?|"
+                      r"(?:19|20)\d{2}s?")
 _UNIT_WORD = re.compile(r"(?:" + _UNIT + r"|calories|kilos?|pounds?|stone|feet|inches|hours?|minutes?|seconds?|"
                         r"times|doses?|tablets?|pills?|puffs?|drops?|servings?|people|patients?)\b", re.IGNORECASE)
+# A street and house number after "at" or a short article ("at [NAME] 318", "Am [NAME] 14"); a house number
+# before a replaced name ("12 [NAME]"), or before any replaced word and a street word.
+_STREET_NUMBER = re.compile(r"(?P<prefix>\b(?:at|on|in|to|near)\s+)(?:[A-Z][a-z]{1,3}\s+)?\[(?:NAME|PLACE|WORD)\]\s+"
+                            r"\d{1,5}[a-z]?\b(?!\s*(?:" + _UNIT + r")\b)")
 # A house number before a replaced name ("12 [NAME]"), or before any replaced word and a street word.
 _ADDRESS_AFTER = re.compile(r"\b\d{1,5}[A-Za-z]?\s+(?:\[(?:NAME|PLACE)\](?:\s+" + _STREET + r"\b\.?)?|\[WORD\]\s+"
                             + _STREET + r"\b\.?)", re.IGNORECASE)
 
 
+_JOINERS = "|".join(sorted(_PARTICLES | {"y", "e", "do"}, key=len, reverse=True))  # García y López, Sousa e Silva
+_NAME_PARTICLES = re.compile(r"\[NAME\](?:\s+(?:" + _JOINERS + r")(?:\s+(?:" + _JOINERS + r"))*\s+\[NAME\])+",
+                             re.IGNORECASE)
+_ORDINAL = (r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|"
+            r"fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|twenty[- ]\w+|thirtieth|"
+            r"thirty[- ]first|\d{1,2}(?:st|nd|rd|th))")
+# "[DATE] the third", "the 3rd of [DATE]": a day named in words beside a month already replaced.
+_DATE_ORDINAL = re.compile(r"\[DATE\],?\s+(?:the\s+)?" + _ORDINAL + r"\b|\b(?:the\s+)?" + _ORDINAL
+                           + r"\s+(?:of\s+)?\[DATE\]", re.IGNORECASE)
+
+
+# A name or place in parts joined by hyphens: "Saint-[NAME]-[NAME]".
+_HYPHENATED = re.compile(r"(?:[^\W\d_]+-)*\[(?:NAME|PLACE)\](?:-(?:[^\W\d_]+|\[(?:NAME|PLACE|WORD)\]))+|"
+                         r"(?:[^\W\d_]+-)+\[(?:NAME|PLACE)\]")
+_WEEKDAY = r"(?:mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun)(?:day|nesday|sday|rsday|urday)?\.?"
+# A weekday, another date part or a time beside a date: "tues [DATE]", "[DATE], [DATE] 09:12", "[DATE] at 2pm".
+_DATE_JOIN = re.compile(r"\b" + _WEEKDAY + r",?\s+\[DATE\]|\[DATE\],?\s+\[DATE\]|\[DATE\],?\s+(?:at\s+)?"
+                        r"\d{1,2}(?:[:.]\d{2})?(?:\s*[ap]\.?m\.?|(?<=\d[:.]\d\d))", re.IGNORECASE)
+# A photograph's number: "photo #58213" -> "[PHOTO]".
+_PHOTO_NUMBER = re.compile(r"\b(?:photo|photograph|image|picture|pic|selfie|video|clip|scan)s?\s*(?:no\.?|number|#)?\s*"
+                           r"#?\[(?:ZIP|NUMBER|ID)\]", re.IGNORECASE)
+
+
 def _is_code(token: str) -> bool:
-    if _NUMERIC.search(token):
+    if _NUMERIC.search(token) or token in ("[WORD]", "[NAME]"):
         return True
     if "[" in token or "]" in token:
         return False
@@ -514,27 +556,45 @@ def _code_runs(text: str) -> str:
     return "".join([*out, text[last:]])
 
 
+def _unit_suffix(token: str) -> bool:
+    """A number with its unit written on ("500mg", "5ml", "10m"; not "447M", a plate's part)."""
+    if not token[:1].isdigit():
+        return False
+    unit = re.sub(r"^[\d.,]+", "", token)
+    if unit.isupper() and unit not in ("IU", "MG", "ML", "KG", "L", "MMHG", "MMOL"):
+        return False  # "447M", "1HZ": a plate's part, not 447 metres
+    return bool(unit) and (len(unit) > 1 or unit.islower()) and _UNIT_WORD.fullmatch(unit) is not None
+
+
 def _run_label(tokens: list[str], after: str) -> str | None:
     """The placeholder a run of code-like tokens becomes, or None when it is not an identifier."""
     placeholder = next((m.group(0) for t in tokens for m in [_NUMERIC.search(t)] if m), None)
     if placeholder:
         return placeholder if len(tokens) > 1 or tokens[0] != placeholder else None
-    if _UNIT_WORD.match(after.lstrip()) or any(_UNIT_WORD.fullmatch(re.sub(r"^[\d.,]+", "", t)) for t in tokens):
+    if all(t in ("[WORD]", "[NAME]") or not re.search(r"\d", t) for t in tokens):
+        return None  # words only: no number to hide
+    if _UNIT_WORD.match(after.lstrip()) or any(_unit_suffix(t) or _UNIT_WORD.fullmatch(t) for t in tokens):
         return None  # a dose or a measurement: "D 50000 IU", "500mg"
     digits = sum(sum(c.isdigit() for c in t) for t in tokens if not _MEASURE.fullmatch(t))
+    if len(tokens) > 1 and any(_run_label([t], "") for t in tokens if t not in ("[WORD]", "[NAME]")):
+        return "[ID]"  # one of the tokens is a code on its own: "[NAME] DKR47P"
     if len(tokens) == 1:
         token = tokens[0]
         if _MEDICAL_CODES.match(token) or _MEASURE.fullmatch(token):
             return None
-        if re.fullmatch(r"\d{4,}", token):
-            return "[NUMBER]"
+        if re.fullmatch(r"\d{4,}", token) or sum(c.isdigit() for c in token) >= 6 and not re.search(r"[A-Za-z]", token):
+            return "[NUMBER]"  # 1234, 384.721.905-16
         code = re.fullmatch(r"(?=[A-Z0-9-]*[A-Z])(?=(?:[A-Z-]*\d){2})[A-Z0-9-]{6,}", token)
         return "[ID]" if code else None
     mixed = any(re.search(r"[A-Za-z]", t) and re.search(r"\d", t) for t in tokens)
     every = sum(sum(c.isdigit() for c in t) for t in tokens)
-    letters = sum(1 for t in tokens if t.isalpha())
-    if (digits >= 4 or (mixed and every >= 3 and not all(_MEDICAL_CODES.match(t) for t in tokens))
-            or (letters >= 2 and len(tokens) > letters)):  # a plate in parts: "LK 58 XYZ"
+    letters = sum(1 for t in tokens if (t.isalpha() and len(t) <= 3 and t.lower() not in _known()[0])
+                  or t in ("[WORD]", "[NAME]"))
+    numbers = sum(1 for t in tokens if re.fullmatch(r"\d{1,4}", t))
+    mixed_tokens = sum(1 for t in tokens if re.search(r"[A-Za-z]", t) and re.search(r"\d", t))
+    medical = all(_MEDICAL_CODES.match(t) for t in tokens)
+    if (digits >= 4 or (mixed and every >= 3 and not medical) or (mixed_tokens >= 2 and not medical)
+            or (letters >= 2 and numbers >= 1) or numbers >= 3):  # in parts: "LK 58 XYZ", "1TV 7LP", "62 18 04"
         return "[ID]"
     return None
 
@@ -563,7 +623,12 @@ def deidentify(text: str) -> str:
         out = pattern.sub(replace, out)
     out = _CODE.sub(_code, out)
     out = _unknown_words(_after_names(_names(out)))
-    return _ADDRESS_AFTER.sub("[ADDRESS]", _code_runs(out))
+    out = _NAME_PARTICLES.sub("[NAME]", _DATE_ORDINAL.sub("[DATE]", out))
+    out = _HYPHENATED.sub(lambda m: "[PLACE]" if "[PLACE]" in m.group(0) else "[NAME]", out)
+    for _ in range(2):
+        out = _DATE_JOIN.sub("[DATE]", out)
+    out = _ADDRESS_AFTER.sub("[ADDRESS]", _STREET_NUMBER.sub(lambda m: m.group("prefix") + "[ADDRESS]", _code_runs(out)))
+    return _PHOTO_NUMBER.sub("[PHOTO]", out)
 
 
 _GENERIC = frozenset(

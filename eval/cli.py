@@ -232,7 +232,8 @@ def citations(
         for name in backends:
             backend_settings = settings.verifier.model_copy(update={"backend": name, **({"model_path": model} if model and name == "cross-encoder" else {})})
             verifiers[name] = (make_verifier(backend_settings, engine.embedder), backend_settings.support_threshold)
-        report.sets[f"gold/{split}"] = [score(name, v, chosen, t, topic) for name, (v, t) in verifiers.items()]
+        report.sets[f"gold/{split}"] = [score(name, v, chosen, t, topic, engine.get_document)
+                                        for name, (v, t) in verifiers.items()]
         if synthetic:
             from eval.citations import GoldClaim
             from ragmed.verify.data import PairBuilder, knowledge_documents, ontology_helpers
@@ -242,8 +243,9 @@ def citations(
                      if p.split == "test"]
             synthetic_claims = [GoldClaim(p.question, p.claim, p.evidence, p.title,
                                           "supported" if p.label else ("wrong_topic" if p.kind == "wrong_topic" else "unsupported"),
-                                          "test") for p in pairs]
-            report.sets["synthetic/test"] = [score(name, v, synthetic_claims, t) for name, (v, t) in verifiers.items()]
+                                          "test", p.doc_id) for p in pairs]
+            report.sets["synthetic/test"] = [score(name, v, synthetic_claims, t, topic, engine.get_document)
+                                             for name, (v, t) in verifiers.items()]
         if abstention:
             from eval.abstention import abstention_rates
 

@@ -32,7 +32,7 @@ from ragmed.text import split_sentences, words
 from ragmed.types import AnswerSentence, Citation, Passage
 from ragmed.verify.base import ClaimPair, Verdict, Verifier
 from ragmed.verify.claims import atomic_claims, evidence_lists, list_claim, split_items, split_run_on
-from ragmed.verify.lexical import contrast_conflict, missing_numbers, numbers, terms
+from ragmed.verify.lexical import contrast_conflict, misquote, missing_numbers, numbers, terms
 from ragmed.verify.topic import TopicJudge
 
 ABSTAIN = "The retrieved evidence does not answer this question."
@@ -349,6 +349,12 @@ class CheckSession:
         backed = topic.named(window) | topic.focus(self.passages[index])
         return any(not any(topic.related(n, b) for b in backed) for n in named)
 
+    def _misquotes(self, claim: str, index: int) -> bool:
+        """True when the claim copies a sentence of the passage but changes what it says (``misquote``)."""
+        topic = self.checker.topic
+        return misquote(claim, self._evidence[index], topic.named if topic is not None else None,
+                        self.passages[index].title) is not None
+
     def _on_focus(self, index: int) -> bool:
         """True when the passage is about the question's conditions (or nothing says otherwise)."""
         topic = self.checker.topic
@@ -381,7 +387,8 @@ class CheckSession:
             if verdict.probability < self.checker.threshold:
                 continue
             window = self._evidence[i][verdict.start:verdict.end]
-            if contradicts(requests[r][0], window) or self._names_other_condition(requests[r][0], i, window):
+            if (contradicts(requests[r][0], window) or self._names_other_condition(requests[r][0], i, window)
+                    or self._misquotes(requests[r][0], i)):
                 continue
             current = best[r]
             rank = (self._on_focus(i), verdict.probability)

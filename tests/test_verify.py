@@ -18,7 +18,7 @@ from ragmed.verify import ClaimPair, Verifier, make_verifier
 from ragmed.verify.claims import atomic_claims, split_run_on
 from ragmed.verify.cross_encoder import CrossEncoderVerifier
 from ragmed.verify.data import Example, PairBuilder, further_mix, split_of
-from ragmed.verify.lexical import LexicalVerifier
+from ragmed.verify.lexical import LexicalVerifier, misquote
 from ragmed.verify.topic import TopicJudge, document_focus
 from ragmed.verify.trained import PACKAGED, verify_weights
 
@@ -373,3 +373,26 @@ def test_the_onnx_runtime_needs_an_export_and_runs_in_fp32() -> None:
         VerifierSettings(runtime="onnx")
     with pytest.raises(ValueError, match="fp32"):
         VerifierSettings(runtime="onnx", onnx_path=Path("verifier.onnx"), quantize=True)
+
+
+@pytest.mark.integration
+def test_a_claim_that_copies_a_sentence_but_changes_its_meaning_is_a_misquote(concepts) -> None:  # type: ignore[no-untyped-def]
+    evidence = ("Shingles causes a painful rash on one side of the body. The rash usually appears in a band around "
+                "the waist. Postherpetic neuralgia is nerve pain that can last after the rash heals. Most people "
+                "do not get shingles more than once.")
+    named = TopicJudge(concepts).named
+    assert misquote("Shingles causes a painless rash on one side of the body.", evidence, named) is None  # no partner
+    assert misquote("The rash usually appears in a band around the neck.", evidence, named) is None  # a new word
+    assert misquote("Most people do get shingles more than once.", evidence, named)  # negation taken out
+    assert misquote("The rash never appears in a band around the waist.", evidence, named)  # negation put in
+    assert misquote("Shingles causes a painful rash on both sides of the body.", evidence, named) is None
+    assert misquote("Shingles causes a painful rash on the left side of the body.", evidence, named) is None
+    low = "Blood pressure is usually lower in the morning and rises during the day."
+    assert misquote("Blood pressure is usually higher in the morning and rises during the day.", low, named)
+    swapped = "Postherpetic neuralgia is nerve pain that can last after the shingles heals."
+    assert misquote(swapped, evidence, named, "Shingles") is None  # the page's own condition for "the rash"
+    assert misquote("Shingles is nerve pain that can last after the rash heals.", evidence, named)
+    # Picking one item out of a list, or resolving a pronoun, is not a misquote.
+    listing = "Symptoms include - Fever - Headache - Not wanting to eat - Tiredness"
+    assert misquote("Symptoms include tiredness.", listing, named) is None
+    assert misquote("It usually appears in a band around the waist.", evidence, named) is None

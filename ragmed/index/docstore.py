@@ -96,7 +96,7 @@ class Changes:
         return len(self.added_ids) + len(self.removed_ids)
 
 
-_PASSAGE_META = ("curie", "ontology", "version", "focus", "cuis", "mesh")
+PASSAGE_META = ("curie", "ontology", "version", "focus", "cuis", "mesh")
 
 
 class DocStore:
@@ -234,7 +234,7 @@ class DocStore:
                 meta = json.loads(r[12])
                 out[r[0]] = Passage(chunk_id=r[0], doc_id=r[1], text=r[2], score=0.0, start=r[3], end=r[4],
                                     section=r[5], title=r[6], source=r[7], url=r[8], licence=r[9], date=r[10],
-                                    doc_type=r[11], metadata={k: meta[k] for k in _PASSAGE_META if k in meta})
+                                    doc_type=r[11], metadata={k: meta[k] for k in PASSAGE_META if k in meta})
         return out
 
     def document_of(self, chunk_ids: Sequence[int]) -> dict[int, str]:

@@ -10,9 +10,10 @@ paraphrase, and it cannot tell a type 1 from a type 2 claim.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -83,6 +84,15 @@ EXCLUSIVE: tuple[tuple[str, ...], ...] = (
     ("increases", "decreases"), ("increased", "decreased"), ("higher", "lower"), ("mild", "severe"),
     ("common", "rare", "uncommon"), ("commonly", "rarely"),
 )
+# Terms that exclude each other more widely: a claim with one put in place of another is a different claim,
+# and the evidence often names both ("Viral pneumonia ... antiviral; bacterial pneumonia ... antibiotics").
+CONTRASTS: tuple[tuple[str, ...], ...] = EXCLUSIVE + (
+    ("type 1", "type 2"), ("primary", "secondary"), ("early", "late"), ("short-term", "long-term"),
+    ("insulin", "metformin"), ("oral", "intravenous"), ("daily", "weekly", "monthly"), ("morning", "evening"),
+    ("men", "women"), ("before", "after"), ("positive", "negative"), ("dominant", "recessive"),
+    ("first", "second", "third"), ("red", "white"), ("heart", "lung", "liver", "kidney", "brain"),
+    ("hearts", "lungs", "livers", "kidneys"),
+)
 _EXCLUSIVE_STEMS: list[frozenset[str]] = []
 
 
@@ -113,6 +123,66 @@ def contrast_conflict(claim: str, evidence: str) -> str | None:
         closest = [sentence for sentence, n in zip(sentences, shared) if n == best]
         if all(sentence & group and not sentence & own for sentence in closest):
             return next(iter(own))
+    return None
+
+
+_TOKEN = re.compile(r"[\w'-]+")
+_PARTNERS: dict[str, frozenset[str]] = {}
+
+
+def _partners(word: str) -> frozenset[str]:
+    if not _PARTNERS:
+        for group in CONTRASTS:
+            for term in group:
+                _PARTNERS[term] = frozenset(_PARTNERS.get(term, frozenset()) | (set(group) - {term}))
+    return _PARTNERS.get(word, frozenset())
+
+
+def misquote(claim: str, evidence: str, named: Callable[[str], set[str]] | None = None, title: str = "") -> str | None:
+    """How ``claim`` misquotes the evidence sentence it copies, or None.
+
+    A claim that repeats most of one evidence sentence (60% of its words, in order) but changes what it says
+    is not stated by it: a negation put in or taken out inside the copied part, a word exchanged for one that
+    excludes it (``CONTRASTS``: "late" for "early", "positive" for "negative"), or a condition put in place of
+    the sentence's words that another part of the evidence names ("scarring" where the sentence says
+    "interstitial lung diseases"; ``named`` links conditions, and the condition the document is about, named in
+    ``title``, may stand in for a word). Rewording that keeps the meaning (a pronoun resolved, a synonym) passes.
+    """
+    said = [t.lower() for t in _TOKEN.findall(claim)]
+    if len(said) < 4:
+        return None
+    best: tuple[int, list[str], Any] | None = None
+    for s, e in split_sentences(evidence):
+        source = [t.lower() for t in _TOKEN.findall(evidence[s:e])]
+        matcher = difflib.SequenceMatcher(None, source, said, autojunk=False)
+        matched = sum(block.size for block in matcher.get_matching_blocks())
+        if best is None or matched > best[0]:
+            best = (matched, source, matcher)
+    if best is None or best[0] < 0.6 * len(said):
+        return None
+    _, source, matcher = best
+    everywhere = {stem(t) for t in _TOKEN.findall(evidence.lower())}
+    ops = matcher.get_opcodes()
+    for k, (op, i1, i2, j1, j2) in enumerate(ops):
+        was, now = source[i1:i2], said[j1:j2]
+        # A short insertion or deletion inside the copied part; a long one is the claim skipping material (one
+        # item of a list), not a change of meaning.
+        inside = 0 < k < len(ops) - 1 and max(len(was), len(now)) <= 3
+        if inside and ((op == "insert" and _NEGATION & set(now)) or (op == "delete" and _NEGATION & set(was))):
+            return f"negation {'added' if op == 'insert' else 'dropped'}: {' '.join(now or was)}"
+        if op != "replace" or len(was) > 3 or len(now) > 3:
+            continue
+        if bool(_NEGATION & set(was)) != bool(_NEGATION & set(now)):
+            return f"negation changed: {' '.join(was)} -> {' '.join(now)}"
+        kept = {stem(t) for t in was}
+        for word in now:
+            if word in _STOP or stem(word) in kept:
+                continue
+            if any(word in _partners(w) for w in was):
+                return f"contrast: {' '.join(was)} -> {' '.join(now)}"
+            if (named is not None and stem(word) in everywhere and set(was) - _STOP
+                    and named(" ".join(now)) - named(" ".join(was)) - named(title)):
+                return f"condition swapped: {' '.join(was)} -> {' '.join(now)}"
     return None
 
 

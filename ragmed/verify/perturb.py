@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 from ragmed.types import Concept
 from ragmed.verify.claims import join_items, list_items, split_run_on
-from ragmed.verify.lexical import EXCLUSIVE
+from ragmed.verify.lexical import CONTRASTS
 
 _FLIPS: tuple[tuple[str, str], ...] = (
     (r"\bcannot\b", "can"), (r"\bcan not\b", "can"), (r"\bcan\b", "cannot"), (r"\bdoes not\b", "does"),
@@ -40,15 +40,7 @@ _POPULATIONS: tuple[tuple[str, str], ...] = (
     ("elderly", "young"), ("young", "elderly"), ("boys", "girls"), ("girls", "boys"), ("teenagers", "older adults"),
     ("smokers", "nonsmokers"), ("nonsmokers", "smokers"), ("patients with diabetes", "patients without diabetes"),
 )
-# Terms that exclude each other: a claim with one put in place of another is a different claim, and the
-# evidence often names both ("Viral pneumonia ... antiviral; bacterial pneumonia ... antibiotics").
-_CONTRASTS: tuple[tuple[str, ...], ...] = EXCLUSIVE + (
-    ("type 1", "type 2"), ("primary", "secondary"), ("early", "late"), ("short-term", "long-term"),
-    ("insulin", "metformin"), ("oral", "intravenous"), ("daily", "weekly", "monthly"), ("morning", "evening"),
-    ("men", "women"), ("before", "after"), ("positive", "negative"), ("dominant", "recessive"),
-    ("first", "second", "third"), ("red", "white"), ("heart", "lung", "liver", "kidney", "brain"),
-    ("hearts", "lungs", "livers", "kidneys"),
-)
+_CONTRASTS = CONTRASTS
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?![\w.]\d)")
 
 

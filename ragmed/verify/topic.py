@@ -90,7 +90,14 @@ class TopicJudge:
         """The conditions the passage's document is about (indexed focus, else its title linked)."""
         stored = passage.metadata.get("focus")
         if isinstance(stored, list) and stored:
-            return self._equivalents(tuple(sorted(c for c in stored if isinstance(c, str))))
+            # The indexed focus may name a condition in one ontology only (a Disease Ontology disease, where the
+            # question is linked to HPO): the title's conditions of the missing ontology stand beside it.
+            focus = self._equivalents(tuple(sorted(c for c in stored if isinstance(c, str))))
+            missing = tuple(p for p in CONDITION_PREFIXES if not any(c.startswith(p) for c in focus))
+            if missing and passage.title:
+                titled = {c for c in conditions_of(self.ontology.link(passage.title)) if c.startswith(missing)}
+                focus |= most_specific(titled, self._ancestors)
+            return focus
         document = Document(id=passage.doc_id, source=passage.source, title=passage.title, text="",
                             metadata=dict(passage.metadata))
         return set(document_focus(document, self.ontology))
