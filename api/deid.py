@@ -21,8 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote
 
-from api.vocabulary import WORD
-
 DATA = Path(__file__).resolve().parent / "data"
 
 _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
@@ -435,6 +433,8 @@ def _unknown_words(text: str) -> str:
     another capitalised word with [NAME], any other word with [WORD]. What the patterns missed (a rare name, a
     village, a nickname) cannot reach a log this way; the price is an occasional word the lists lack (a brand
     name, a typo)."""
+    from api.vocabulary import WORD  # imported here: `python -m api.vocabulary` runs without it loaded twice
+
     lower, capitalised, places = _known()
     letters = [c for c in text if c.isalpha()]
     shouting = len(letters) >= 20 and sum(c.isupper() for c in letters) >= 0.7 * len(letters)
