@@ -42,7 +42,9 @@ _UNIT = (r"(?:mg|mcg|µg|ug|g|kg|lb|lbs|ml|mL|l|L|iu|IU|units?|mmol|mol|meq|mEq|
 _MEDICAL_CODES = re.compile(
     r"^(?:covid-?19|sars-cov-2|h\d+n\d+|hba1c|a1c|b12|b6|d3|k2|t[1-4]dm|cd\d+|il-?\d+[a-z]?|sglt-?2|glp-?1|cox-?[12]|"
     r"5-ht\d?[a-z]?|icd-?\d+(?:-cm)?|her-?2|brca[12]|pm2\.5|pm10|cyp\d+[a-z]\d+|ace-?2|hla-[a-z]+\d+|ca-?125|"
-    r"ca19-9|ki-?67|igg\d|ige|pd-?l1|nt-probnp|n95|kn95|mk-\d+|rs\d+|[a-z]\d{2}(?:\.\d{1,4})?|\d+(?:st|nd|rd|th))$",
+    r"ca19-9|ki-?67|igg\d|ige|pd-?l1|nt-probnp|n95|kn95|mk-\d+|rs\d+|[a-z]\d{2}(?:\.\d{1,4})?|\d+(?:st|nd|rd|th)|"
+    r"[cltsd]\d{1,2}(?:-[cltsd]?\d{1,2})?|p?t[0-4][a-c]?|n[0-3][a-c]?|m[01][a-c]?|g[1-5][ab]?|a[1-3]|"
+    r"[a-z]\d{2,4}[a-z]|spo2|sao2|pao2|paco2|fev1|hba1c|a1c|cd\d+|ldl|hdl|vo2|ige|t3|t4|cyp\w+)$",
     re.IGNORECASE,
 )
 
@@ -67,9 +69,9 @@ _RULES: list[_Rule] = [
     # 14 URLs and 6 emails first, so their parts are not read as other things.
     (re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+", re.IGNORECASE), _const("[URL]")),
     (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), _const("[EMAIL]")),
-    (re.compile(r"\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|edu|gov|io|co|uk|us|info|biz|health|me|app|de|fr|ca|au)"
+    (re.compile(r"(?<![\w.-])[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|edu|gov|io|co|uk|us|info|biz|health|me|app|de|fr|ca|au)"
                 r"\b(?:/\S*)?", re.IGNORECASE), _const("[URL]")),
-    (re.compile(r"\b[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}/[\w/?=&%.#-]*[\w/]", re.IGNORECASE), _const("[URL]")),
+    (re.compile(r"(?<![\w.-])[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}/[\w/?=&%.#-]*[\w/]", re.IGNORECASE), _const("[URL]")),
     # 15 IP addresses (an IPv4-mapped IPv6 address whole).
     (re.compile(r"(?<![\w:])::ffff:(?:\d{1,3}\.){3}\d{1,3}\b", re.IGNORECASE), _const("[IP]")),
     (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"), _const("[IP]")),
@@ -77,7 +79,7 @@ _RULES: list[_Rule] = [
      _const("[IP]")),
     # 17 photographs: image files and photo references.
     (re.compile(r"\bScreen ?shot[\w .,-]*?\.(?:jpe?g|png|heic|tiff?|gif)\b", re.IGNORECASE), _const("[PHOTO]")),
-    (re.compile(r"\b[\w.-]+(?: ?\(\d+\))?\.(?:jpe?g|png|gif|heic|tiff?|bmp|webp|dcm|mp4|mov|m4v|avi|mkv|webm|3gp|wmv)\b",
+    (re.compile(r"(?<![\w.-])[\w.-]+(?: ?\(\d+\))?\.(?:jpe?g|png|gif|heic|tiff?|bmp|webp|dcm|mp4|mov|m4v|avi|mkv|webm|3gp|wmv)\b",
                 re.IGNORECASE), _const("[PHOTO]")),
     # 13 device identifiers in GS1 form: (01)00844588003288(17)141120...
     (re.compile(r"\(01\)\d{14}(?:\(\d{2,4}\)[0-9A-Za-z]+){0,5}|(?:\(\d{2,4}\)[0-9A-Za-z]+){2,6}"), _const("[DEVICE]")),
@@ -124,10 +126,18 @@ _RULES: list[_Rule] = [
     (re.compile(r"(?P<prefix>\b(?:on|appointment|appt|by|from|until|since|due|dated|scheduled|visit|surgery|seen|"
                 r"mon(?:day)?|tue(?:s|sday)?|wed(?:nesday)?|thu(?:rs|rsday)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?)"
                 r"\.?,?\s+)"
-                r"(?:(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])|(?:0?[1-9]|[12]\d|3[01])/(?:0?[1-9]|1[0-2]))\b(?!/)",
+                r"(?:(?:0?[1-9]|1[0-2])[/.](?:0?[1-9]|[12]\d|3[01])|(?:0?[1-9]|[12]\d|3[01])[/.](?:0?[1-9]|1[0-2]))\b(?![/.]\d)",
                 re.IGNORECASE), _keep_prefix("[DATE]")),
     (re.compile(r"\b(?:9\d|1[0-4]\d)\s*-?\s*(?:years?|yrs?|y/?o|yo)\b(?:[- ]old)?", re.IGNORECASE), _const("[AGE 90+]")),
-    (re.compile(r"(?P<prefix>\b(?:age[ds]?|aged)\s*:?\s*)(?:9\d|1[0-4]\d)\b", re.IGNORECASE), _keep_prefix("[AGE 90+]")),
+    (re.compile(r"(?P<prefix>(?<!\[)\b(?:age[ds]?|aged)\s*:?\s*)(?:9\d|1[0-4]\d)\b", re.IGNORECASE), _keep_prefix("[AGE 90+]")),
+    # an age over 89 said of someone without "years": "my grandmother is 96", "she turned 91", "dad, 93, fell"
+    (re.compile(r"(?P<prefix>\b(?:he|she|they|i|i'm|im|who|mum|mom|mother|dad|father|grandmother|grandfather|grandma|"
+                r"grandpa|gran|nan|nana|granny|grandad|grandparent|aunt|uncle|wife|husband|patient|pt|resident|"
+                r"neighbou?r|friend|man|woman|lady|gentleman)(?:'s)?\s+(?:is|was|turned|turns|just turned|will be|aged)"
+                r"\s+)(?:9\d|1[0-4]\d)\b(?!\s*(?:%|percent|" + _UNIT + r")\b)(?!\.\d)", re.IGNORECASE), _keep_prefix("[AGE 90+]")),
+    (re.compile(r"(?P<prefix>\b(?:mum|mom|mother|dad|father|grandmother|grandfather|grandma|grandpa|gran|nan|granny|"
+                r"grandad|aunt|uncle|wife|husband|patient|neighbou?r|man|woman|lady),\s*)(?:9\d|1[0-4]\d)(?=\s*,)",
+                re.IGNORECASE), _keep_prefix("[AGE 90+]")),
     (re.compile(r"\b(?:ninety|(?:a|one) hundred(?: and)?)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine|"
                 r"ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty))?"
                 r"[- ](?:years?|yrs?)[- ]old\b", re.IGNORECASE), _const("[AGE 90+]")),
@@ -136,7 +146,7 @@ _RULES: list[_Rule] = [
                 r"(?:,?\s*(?:Apt|Apartment|Suite|Ste|Unit|Flat|#)\.?\s*[A-Za-z0-9-]+)?"), _const("[ADDRESS]")),
     (re.compile(r"\b\d{1,5},?\s+(?:rue|calle|avenida|rua|chemin|via del|viale|straße|strasse|ulica)\s+"
                 r"(?:[\w'\u00C0-\u017F-]+\s+){0,3}[\w'\u00C0-\u017F-]+", re.IGNORECASE), _const("[ADDRESS]")),
-    (re.compile(r"\b[A-Za-z\u00C0-\u017F-]+(?:straße|strasse|gasse|weg|platz)\s+\d{1,5}[a-z]?\b"), _const("[ADDRESS]")),
+    (re.compile(r"(?<![\w-])[A-Za-z\u00C0-\u017F-]+(?:straße|strasse|gasse|weg|platz)\s+\d{1,5}[a-z]?\b"), _const("[ADDRESS]")),
     (re.compile(r"(?<![\w.])-?\d{1,3}\.\d{3,}°?\s*[NSns]?,\s*-?\d{1,3}\.\d{3,}°?\s*[EWew]?(?![\w.])"), _const("[GEO]")),
     (re.compile(r"\b(?:Apt|Apartment|Suite|Unit|Flat)\.?\s*#?\s*\d+[A-Za-z]?\b"), _const("[ADDRESS]")),
     (re.compile(r"\bP\.?\s?O\.?\s+Box\s+\d+\b", re.IGNORECASE), _const("[ADDRESS]")),
@@ -261,7 +271,7 @@ def _names(text: str) -> str:
                 continue
             break
         if i and tokens[i - 1][2][:1].isupper() and tokens[i - 1][2].isalpha() and tokens[i - 1][2].lower() not in _STOP \
-                and (i < 2 or tokens[i - 2][2] != "["):
+                and (i < 2 or tokens[i - 2][2] != "[") and (not hits or tokens[i - 1][0] >= hits[-1][1]):
             start = tokens[i - 1][0]
         hits.append((start, stop))
         i = j
@@ -310,13 +320,26 @@ def _name_intro(match: re.Match[str]) -> str:
     kept: list[str] = []
     for word in match.group("words").split():
         plain = word.lower().strip(",.")
-        if plain in _STOP or word.startswith("[") or (word.islower() and _common_lower(plain)) or _is_drug(plain):
+        if plain in _STOP or word.startswith("[") or _is_drug(plain) or (
+                word.islower() and not _is_name(plain) and (_frequency(plain) >= COMMON or plain in _medical()
+                                                             or _variant_known(plain, _common()))):
             break  # "my son ate...": a common word in lower case is not a name
         kept.append(word)
     if not kept:
         return match.group(0)
     rest = match.group("words")[len(" ".join(kept)):]
     return match.group("prefix") + "[NAME]" + rest
+
+
+# A title written in lower case before a name ("dr patel", "mrs jones next door").
+_LOWER_TITLE = re.compile(r"(?P<prefix>\b(?:mr|mrs|ms|miss|mx|dr|prof|doctor|nurse|sister)\.?\s+)(?P<word>[a-z][a-z'-]+)")
+
+
+def _lower_titled(match: re.Match[str]) -> str:
+    word = match.group("word")
+    if word in _STOP or (_common_lower(word) and word not in _gazetteer()[2] and word not in _gazetteer()[0]):
+        return match.group(0)  # "the dr said", "nurse practitioner"
+    return match.group("prefix") + "[NAME]"
 
 
 def _code(match: re.Match[str]) -> str:
@@ -365,6 +388,19 @@ def _frequency(word: str) -> int:
 
 
 @functools.lru_cache(maxsize=1)
+def _common() -> frozenset[str]:
+    """pyspellchecker's words seen ``COMMON`` times or more."""
+    return frozenset(w for w, n in _frequencies().items() if n >= COMMON)
+
+
+@functools.lru_cache(maxsize=1)
+def _medical() -> frozenset[str]:
+    from api.vocabulary import MEDICAL
+
+    return frozenset(_lines(MEDICAL))
+
+
+@functools.lru_cache(maxsize=1)
 def _areas() -> frozenset[str]:
     from api.vocabulary import AREAS
 
@@ -381,17 +417,21 @@ def _known() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     Capitalised: the same, but of pyspellchecker's list only the words seen ``COMMON`` times, less the names
     of the gazetteer and the places unless seen ``PROPER_COMMON`` times.
     """
-    from api.vocabulary import MEDICAL, PLACES
+    from api.vocabulary import PLACES
 
     areas = _areas()
     places = _lines(PLACES) - areas
     first, _, last, _ = _gazetteer()
     frequencies = _frequencies()
-    safe = _lines(MEDICAL) | areas
-    lower = {w for w, n in frequencies.items() if n >= PROPER_COMMON or (w not in first and w not in places)}
+    medical = _medical()
     proper = places | first | last
+    # Lower case: a word of the list, unless it is a name or a place seen too rarely to be a word as well
+    # ("priya", "ballarat"; "son", "reading" stay). Capitalised: only the list's common words, and a medical word
+    # only when it is no name ("Genevieve", "Jones"; an eponym stays when its disease or sign follows it).
+    lower = {w for w, n in frequencies.items() if n >= PROPER_COMMON or w not in proper or (n >= COMMON and w not in first)}
     capitalised = {w for w, n in frequencies.items() if n >= COMMON and (n >= PROPER_COMMON or w not in proper)}
-    return frozenset(lower | safe), frozenset(capitalised | safe), frozenset(places)
+    return (frozenset(lower | (medical - first) | areas), frozenset(capitalised | (medical - proper) | areas),
+            frozenset(places))
 
 
 def _plain(word: str) -> str:
@@ -412,6 +452,12 @@ def _variant_known(word: str, known: frozenset[str]) -> bool:
     if any(word[:k] + "'" + word[k:] in known for k in range(1, len(word))):
         return True
     return any(old in word and word.replace(old, new) in known for old, new in _SPELLINGS)
+
+
+def _is_name(word: str) -> bool:
+    """Whether the gazetteer holds ``word`` as a first name or a surname (those that are also words included)."""
+    first, first_words, last, last_words = _gazetteer()
+    return word in first or word in first_words or word in last or word in last_words
 
 
 def _common_lower(word: str) -> bool:
@@ -453,12 +499,14 @@ def _unknown_words(text: str) -> str:
             return word
         if (word[0].islower() and not word.islower()) or _UNIT_WORD.fullmatch(word):  # eGFR, mRNA, hCG; mcg
             return word
+        if gap[start + len(word):start + len(word) + 1].isdigit():  # part of a code or a name like SpO2, CYP2D6
+            return word
         if len(word) <= 5 and "/" in gap[max(0, start - 1):start + len(word) + 1]:  # a unit: mmol/mol, umol/L
             return word
         if word.isupper() and len(word) <= 5:  # an abbreviation: NHS, DVT, FRAX
             return word
         cap = word[0].isupper()
-        before = gap[:start].rstrip()
+        before = gap[max(0, start - 40):start].rstrip() or gap[:start].rstrip()[-1:]
         opening = not before or before[-1] in ".!?:;\"(\n-"
         if stem in _CALENDAR:
             return "[DATE]" if cap and not (opening and stem == "may") else word
@@ -467,7 +515,7 @@ def _unknown_words(text: str) -> str:
                 or all(part in known or (len(part) <= 2 and part.isascii()) for part in stem.split("'"))
                 or _variant_known(stem, known) or _is_drug(stem)):
             return word
-        following = [_plain(w) for w in WORD.findall(gap[start + len(word):])[:3]]
+        following = [_plain(w) for w in WORD.findall(gap[start + len(word):start + len(word) + 120])[:3]]
         if cap and any(w in _NAMED_THING for w in following):
             return word
         if stem in places:
@@ -513,7 +561,7 @@ _DATE_ORDINAL = re.compile(r"\[DATE\],?\s+(?:the\s+)?" + _ORDINAL + r"\b|\b(?:th
 
 
 # A name or place in parts joined by hyphens: "Saint-[NAME]-[NAME]".
-_HYPHENATED = re.compile(r"(?:[^\W\d_]+-)*\[(?:NAME|PLACE)\](?:-(?:[^\W\d_]+|\[(?:NAME|PLACE|WORD)\]))+|"
+_HYPHENATED = re.compile(r"(?<![\w-])(?:[^\W\d_]+-)*\[(?:NAME|PLACE)\](?:-(?:[^\W\d_]+|\[(?:NAME|PLACE|WORD)\]))+|"
                          r"(?:[^\W\d_]+-)+\[(?:NAME|PLACE)\]")
 _WEEKDAY = r"(?:mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun)(?:day|nesday|sday|rsday|urday)?\.?"
 # A weekday, another date part or a time beside a date: "tues [DATE]", "[DATE], [DATE] 09:12", "[DATE] at 2pm".
@@ -576,6 +624,10 @@ def _run_label(tokens: list[str], after: str) -> str | None:
     if _UNIT_WORD.match(after.lstrip()) or any(_unit_suffix(t) or _UNIT_WORD.fullmatch(t) for t in tokens):
         return None  # a dose or a measurement: "D 50000 IU", "500mg"
     digits = sum(sum(c.isdigit() for c in t) for t in tokens if not _MEASURE.fullmatch(t))
+    medical = all(_MEDICAL_CODES.match(t) or _MEASURE.fullmatch(t) or (t.isalpha() and t.lower() in _medical())
+                  for t in tokens)
+    if medical and len(tokens) > 1:
+        return None  # "A1c 6.8", "L4 L5", "pT2 N1 M0", "CD4 350", "LDL 3.2"
     if len(tokens) > 1 and any(_run_label([t], "") for t in tokens if t not in ("[WORD]", "[NAME]")):
         return "[ID]"  # one of the tokens is a code on its own: "[NAME] DKR47P"
     if len(tokens) == 1:
@@ -592,7 +644,6 @@ def _run_label(tokens: list[str], after: str) -> str | None:
                   or t in ("[WORD]", "[NAME]"))
     numbers = sum(1 for t in tokens if re.fullmatch(r"\d{1,4}", t))
     mixed_tokens = sum(1 for t in tokens if re.search(r"[A-Za-z]", t) and re.search(r"\d", t))
-    medical = all(_MEDICAL_CODES.match(t) for t in tokens)
     if (digits >= 4 or (mixed and every >= 3 and not medical) or (mixed_tokens >= 2 and not medical)
             or (letters >= 2 and numbers >= 1) or numbers >= 3):  # in parts: "LK 58 XYZ", "1TV 7LP", "62 18 04"
         return "[ID]"
@@ -617,6 +668,7 @@ def deidentify(text: str) -> str:
     if "+" in out and " " not in out:
         out = out.replace("+", " ")
     out = _NAME_INTRO.sub(_name_intro, out)
+    out = _LOWER_TITLE.sub(_lower_titled, out)
     out = re.sub(r"(?P<prefix>\b" + _TITLE + r"\.?\s+)" + _NAME_WORD + r"(?:\s+(?:[A-Z]\.\s*)?" + _NAME_WORD + r"){0,2}",
                  lambda m: m.group("prefix") + "[NAME]", out)
     for pattern, replace in _RULES:

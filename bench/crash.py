@@ -20,8 +20,11 @@ With ``--real`` the two writers are the product itself: ``ragmed serve`` (a real
 to through ``POST /v1/documents`` and ``DELETE /v1/documents/{id}`` by a client thread that logs "begin" before
 each request and "ack" once it got a 2xx) and, each cycle, a run of ``ragmed add`` / ``ragmed delete`` CLI
 processes (each logged "begin" before it starts and "ack" once it exited 0), with the real embedding model.
-The running CLI process is killed with SIGKILL at a random moment, and the server too every third cycle on
-average; the same checks follow every cycle.
+In each cycle one CLI process is killed with SIGKILL, at a random moment drawn from the time such a command
+usually takes (half the kills in its last tenth, where the commit is), and the server too every fifth cycle on
+average; the same checks follow every cycle. A delete answered "not found" (404, or "deleted 0") for a document
+its writer had acknowledged and not begun deleting counts as lost, and any write that fails otherwise is counted
+as an error: the run fails on either, and when a writer acknowledged nothing.
 
 Usage:
     python bench/crash.py [--cycles 200] [--root /tmp/ragmed-crash] [--seed 0]
@@ -39,6 +42,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import threading
@@ -292,11 +296,12 @@ class ServerWriter(threading.Thread):
         super().__init__(daemon=True)
         self.root, self.rng, self.url = root, random.Random(seed), None
         self.stopped = threading.Event()
-        self.acks = 0
+        self.acks = self.errors = self.lost = 0
 
     def run(self) -> None:
         log, live, client = BeginAck(self.root / "server.log"), [], httpx.Client(timeout=600,
                                                                                  headers={"X-API-Key": KEY})
+        maybe_gone: set[str] = set()  # deletes begun but not acknowledged: they may have committed
         for step in itertools.count():
             if self.stopped.is_set():
                 return
@@ -317,13 +322,20 @@ class ServerWriter(threading.Thread):
                     log("begin", entry)
                     response = client.post(f"{url}/v1/documents", json=[record])
             except httpx.TransportError:
+                if action == "delete":
+                    maybe_gone.add(doc_id)
                 time.sleep(0.2)  # the server was killed: this write stays "begun", never acknowledged
                 continue
-            if response.status_code >= 300:
+            if action == "delete" and response.status_code == 404 and doc_id not in maybe_gone:
+                self.lost += 1
+                print(f"PROBLEM server delete {doc_id}: acknowledged earlier, now not found", flush=True)
+            elif response.status_code >= 300 and not (action == "delete" and response.status_code == 404):
+                self.errors += 1
                 print(f"server write {entry}: {response.status_code} {response.text[:200]}", flush=True)
                 continue
             log("ack", entry)
             self.acks += 1
+            maybe_gone.discard(doc_id)
             if action == "delete":
                 live.remove(doc_id)
             elif doc_id not in live:
@@ -334,39 +346,64 @@ class ServerWriter(threading.Thread):
                 continue
 
 
-def _cli_run(root: Path, rng: random.Random, log: BeginAck, live: list[str], cycle: int) -> bool:
-    """1-3 CLI writes one after another; the one running at a random moment is killed. Whether one was."""
-    steps = rng.randint(1, 3)
-    deadline = time.monotonic() + rng.uniform(0.0, 9.0 * steps)
-    with (root / "cli.err").open("ab") as err:
-        for step in range(steps):
-            action = rng.choices(["add", "update", "delete"], weights=[5, 3, 2])[0] if live else "add"
-            doc_id = f"cli:{cycle}:{step}" if action == "add" else rng.choice(live)
-            if action == "delete":
-                entry, command = f"delete {doc_id} -", ["delete", "-i", "idx", doc_id]
-            else:
-                record, digest = _record(doc_id, rng.randint(0, 10**9), rng)
-                path = root / "cli-input.jsonl"
-                path.write_text(json.dumps(record) + "\n", encoding="utf-8")
-                entry, command = f"add {doc_id} {digest}", ["add", "-i", "idx", str(path)]
-            log("begin", entry)
-            process = subprocess.Popen([sys.executable, "-m", "ragmed", *command], env=_env(root), cwd=root,
-                                       stdout=subprocess.DEVNULL, stderr=err)
-            try:
-                process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-                return True
-            if process.returncode != 0:
-                print(f"cli {entry}: exit {process.returncode} (see {root / 'cli.err'})", flush=True)
-                continue
-            log("ack", entry)
-            if action == "delete":
-                live.remove(doc_id)
-            elif doc_id not in live:
-                live.append(doc_id)
-    return False
+class CliWriter:
+    """Runs ``ragmed add`` / ``ragmed delete`` processes, 1-3 a cycle, and kills one of them."""
+
+    def __init__(self, root: Path, rng: random.Random, log: BeginAck, live: list[str]) -> None:
+        self.root, self.rng, self.log, self.live = root, rng, log, live
+        self.took = {"add": [8.0], "delete": [2.0]}  # seconds a command took, latest last
+        self.maybe_gone: set[str] = set()
+        self.acks = self.errors = self.lost = self.late_kills = 0
+
+    def cycle(self, cycle: int) -> bool:
+        """Run the cycle's commands; whether one was killed."""
+        steps = self.rng.randint(1, 3)
+        doomed = self.rng.randrange(steps)
+        with (self.root / "cli.err").open("ab") as err:
+            for step in range(steps):
+                action = self.rng.choices(["add", "update", "delete"], weights=[5, 3, 2])[0] if self.live else "add"
+                doc_id = f"cli:{cycle}:{step}" if action == "add" else self.rng.choice(self.live)
+                kind = "delete" if action == "delete" else "add"
+                if kind == "delete":
+                    entry, command = f"delete {doc_id} -", ["delete", "-i", "idx", "--json", doc_id]
+                else:
+                    record, digest = _record(doc_id, self.rng.randint(0, 10**9), self.rng)
+                    path = self.root / "cli-input.jsonl"
+                    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+                    entry, command = f"add {doc_id} {digest}", ["add", "-i", "idx", str(path)]
+                typical = statistics.median(self.took[kind][-9:])
+                # Half the kills in the last tenth of the usual run time, where the commit happens.
+                share = self.rng.uniform(0.9, 1.02) if self.rng.random() < 0.5 else self.rng.uniform(0.2, 0.9)
+                limit = typical * share if step == doomed else None
+                self.log("begin", entry)
+                started = time.monotonic()
+                process = subprocess.Popen([sys.executable, "-m", "ragmed", *command], env=_env(self.root),
+                                           cwd=self.root, stdout=subprocess.PIPE, stderr=err)
+                try:
+                    out, _ = process.communicate(timeout=limit)
+                except subprocess.TimeoutExpired:
+                    process.send_signal(signal.SIGKILL)
+                    process.communicate()
+                    self.late_kills += share >= 0.9
+                    if kind == "delete":
+                        self.maybe_gone.add(doc_id)
+                    return True
+                self.took[kind].append(time.monotonic() - started)
+                if process.returncode != 0:
+                    self.errors += 1
+                    print(f"cli {entry}: exit {process.returncode} (see {self.root / 'cli.err'})", flush=True)
+                    continue
+                if kind == "delete" and json.loads(out)["deleted"] == 0 and doc_id not in self.maybe_gone:
+                    self.lost += 1
+                    print(f"PROBLEM cli delete {doc_id}: acknowledged earlier, now not found", flush=True)
+                self.log("ack", entry)
+                self.acks += 1
+                self.maybe_gone.discard(doc_id)
+                if kind == "delete":
+                    self.live.remove(doc_id)
+                elif doc_id not in self.live:
+                    self.live.append(doc_id)
+        return False
 
 
 def run_real(cycles: int, root: Path, seed: int) -> int:
@@ -385,7 +422,7 @@ def run_real(cycles: int, root: Path, seed: int) -> int:
     folder = root / "indexes" / "idx"
     totals = {"lost": 0, "phantoms": 0, "duplicates": 0, "mismatch": 0}
     kills = {"server": 0, "cli": 0}
-    live = [record["id"] for record, _ in seeds]
+    cli = CliWriter(root, rng, cli_log, [record["id"] for record, _ in seeds])
     writer = ServerWriter(root, seed)
     writer.url, server = _serve(root)
     writer.start()
@@ -394,7 +431,7 @@ def run_real(cycles: int, root: Path, seed: int) -> int:
     for cycle in range(cycles):
         if server.poll() is not None:
             writer.url, server = _serve(root)
-        kills["cli"] += _cli_run(root, rng, cli_log, live, cycle)
+        kills["cli"] += cli.cycle(cycle)
         if rng.random() < 0.2:
             server.send_signal(signal.SIGKILL)
             server.wait()
@@ -405,9 +442,12 @@ def run_real(cycles: int, root: Path, seed: int) -> int:
     writer.stopped.set()
     server.send_signal(signal.SIGKILL)
     server.wait()
-    print(json.dumps({"mode": "real", "cycles": cycles, "sigkills": kills, "server_acks": writer.acks,
+    totals["lost"] += writer.lost + cli.lost
+    errors = {"server": writer.errors, "cli": cli.errors}
+    print(json.dumps({"mode": "real", "cycles": cycles, "sigkills": kills, "cli_kills_in_last_tenth": cli.late_kills,
+                      "acknowledged": {"server": writer.acks, "cli": cli.acks}, "write_errors": errors,
                       "final": last, "totals": totals, "seconds": round(time.perf_counter() - started, 1)}))
-    return 1 if any(totals.values()) else 0
+    return 1 if any(totals.values()) or any(errors.values()) or not (writer.acks and cli.acks) else 0
 
 
 def main() -> None:

@@ -127,15 +127,27 @@ def contrast_conflict(claim: str, evidence: str) -> str | None:
 
 
 _TOKEN = re.compile(r"[\w'-]+")
-_PARTNERS: dict[str, frozenset[str]] = {}
+_PARTNERS: dict[str, frozenset[str]] = {
+    term: frozenset(other for group in CONTRASTS if term in group for other in group if other != term)
+    for group in CONTRASTS for term in group
+}
 
 
-def _partners(word: str) -> frozenset[str]:
-    if not _PARTNERS:
-        for group in CONTRASTS:
-            for term in group:
-                _PARTNERS[term] = frozenset(_PARTNERS.get(term, frozenset()) | (set(group) - {term}))
-    return _PARTNERS.get(word, frozenset())
+def _negates(tokens: Sequence[str]) -> bool:
+    """Whether the tokens say "not": a negation word, or a contraction of one ("don't", "can't")."""
+    return any(t in _NEGATION or t.endswith(("n't", "n\u2019t")) for t in tokens)
+
+
+def _same_negation(was: Sequence[str], now: Sequence[str]) -> bool:
+    """Whether a negation and a negative prefix say the same ("not safe" / "unsafe", "not effective" /
+    "ineffective")."""
+    plain = [t for t in (*was, *now) if t not in _NEGATION and not t.endswith("n't")]
+    for a in plain:
+        for b in plain:
+            if a != b and b.startswith(("un", "in", "im", "non", "dis")) and b.lstrip("-") != a \
+                    and stem(re.sub(r"^(?:un|in|im|non|dis)-?", "", b)) == stem(a):
+                return True
+    return False
 
 
 def misquote(claim: str, evidence: str, named: Callable[[str], set[str]] | None = None, title: str = "") -> str | None:
@@ -168,17 +180,17 @@ def misquote(claim: str, evidence: str, named: Callable[[str], set[str]] | None 
         # A short insertion or deletion inside the copied part; a long one is the claim skipping material (one
         # item of a list), not a change of meaning.
         inside = 0 < k < len(ops) - 1 and max(len(was), len(now)) <= 3
-        if inside and ((op == "insert" and _NEGATION & set(now)) or (op == "delete" and _NEGATION & set(was))):
+        if inside and ((op == "insert" and _negates(now)) or (op == "delete" and _negates(was))):
             return f"negation {'added' if op == 'insert' else 'dropped'}: {' '.join(now or was)}"
         if op != "replace" or len(was) > 3 or len(now) > 3:
             continue
-        if bool(_NEGATION & set(was)) != bool(_NEGATION & set(now)):
+        if _negates(was) != _negates(now) and not _same_negation(was, now):
             return f"negation changed: {' '.join(was)} -> {' '.join(now)}"
         kept = {stem(t) for t in was}
         for word in now:
             if word in _STOP or stem(word) in kept:
                 continue
-            if any(word in _partners(w) for w in was):
+            if any(word in _PARTNERS.get(w, ()) for w in was):
                 return f"contrast: {' '.join(was)} -> {' '.join(now)}"
             if (named is not None and stem(word) in everywhere and set(was) - _STOP
                     and named(" ".join(now)) - named(" ".join(was)) - named(title)):

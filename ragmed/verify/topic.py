@@ -92,7 +92,7 @@ class TopicJudge:
         if isinstance(stored, list) and stored:
             # The indexed focus may name a condition in one ontology only (a Disease Ontology disease, where the
             # question is linked to HPO): the title's conditions of the missing ontology stand beside it.
-            focus = self._equivalents(tuple(sorted(c for c in stored if isinstance(c, str))))
+            focus = set(self._equivalents(tuple(sorted(c for c in stored if isinstance(c, str)))))  # a copy
             missing = tuple(p for p in CONDITION_PREFIXES if not any(c.startswith(p) for c in focus))
             if missing and passage.title:
                 titled = {c for c in conditions_of(self.ontology.link(passage.title)) if c.startswith(missing)}
@@ -102,10 +102,10 @@ class TopicJudge:
                             metadata=dict(passage.metadata))
         return set(document_focus(document, self.ontology))
 
-    def _with_equivalents(self, curies: tuple[str, ...]) -> set[str]:
+    def _with_equivalents(self, curies: tuple[str, ...]) -> frozenset[str]:
         """``curies`` and their conditions' equivalents in the other ontology (a focus stored by an older index)."""
         found = [c for c in (self.ontology.get(curie) for curie in curies) if c is not None]
-        return set(curies) | conditions_of(found)
+        return frozenset(set(curies) | conditions_of(found))
 
     def about(self, asked: Iterable[str], focus: Iterable[str]) -> bool | None:
         """True when ``focus`` holds an asked condition (or one above or below it), False when it holds only
