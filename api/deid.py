@@ -475,8 +475,8 @@ def _is_drug(word: str) -> bool:
 
 
 def _unknown_words(text: str) -> str:
-    """Replace each word not known to be harmless: a place name with [PLACE], a month or weekday with [DATE],
-    another capitalised word with [NAME], any other word with [WORD]. What the patterns missed (a rare name, a
+    """Replace each word not known to be harmless: a place name with [PLACE], another capitalised word with
+    [NAME], any other word with [WORD] (a month or a weekday alone stays). What the patterns missed (a rare name, a
     village, a nickname) cannot reach a log this way; the price is an occasional word the lists lack (a brand
     name, a typo)."""
     from api.vocabulary import WORD  # imported here: `python -m api.vocabulary` runs without it loaded twice
@@ -509,7 +509,7 @@ def _unknown_words(text: str) -> str:
         before = gap[max(0, start - 40):start].rstrip() or gap[:start].rstrip()[-1:]
         opening = not before or before[-1] in ".!?:;\"(\n-"
         if stem in _CALENDAR:
-            return "[DATE]" if cap and not (opening and stem == "may") else word
+            return word  # a month or weekday alone is no date of anyone's ("flu in May"); with a day it was replaced
         known = capitalised if cap else lower
         if (low in known or stem in known
                 or all(part in known or (len(part) <= 2 and part.isascii()) for part in stem.split("'"))
@@ -555,9 +555,9 @@ _NAME_PARTICLES = re.compile(r"\[NAME\](?:\s+(?:" + _JOINERS + r")(?:\s+(?:" + _
 _ORDINAL = (r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|"
             r"fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|twenty[- ]\w+|thirtieth|"
             r"thirty[- ]first|\d{1,2}(?:st|nd|rd|th))")
-# "[DATE] the third", "the 3rd of [DATE]": a day named in words beside a month already replaced.
-_DATE_ORDINAL = re.compile(r"\[DATE\],?\s+(?:the\s+)?" + _ORDINAL + r"\b|\b(?:the\s+)?" + _ORDINAL
-                           + r"\s+(?:of\s+)?\[DATE\]", re.IGNORECASE)
+# "March the third", "the twenty-first of December", "[DATE] the third": a day in words beside a month.
+_DATE_ORDINAL = re.compile(r"(?:\[DATE\]|\b" + _MONTH + r")\.?,?\s+(?:the\s+)?" + _ORDINAL + r"\b|\b(?:the\s+)?" + _ORDINAL
+                           + r"\s+(?:of\s+)?(?:\[DATE\]|" + _MONTH + r"\b)", re.IGNORECASE)
 
 
 # A name or place in parts joined by hyphens: "Saint-[NAME]-[NAME]".
