@@ -506,8 +506,6 @@ def _unknown_words(text: str) -> str:
         if word.isupper() and len(word) <= 5:  # an abbreviation: NHS, DVT, FRAX
             return word
         cap = word[0].isupper()
-        before = gap[max(0, start - 40):start].rstrip() or gap[:start].rstrip()[-1:]
-        opening = not before or before[-1] in ".!?:;\"(\n-"
         if stem in _CALENDAR:
             return word  # a month or weekday alone is no date of anyone's ("flu in May"); with a day it was replaced
         known = capitalised if cap else lower
