@@ -66,9 +66,12 @@ def _labelled(labels: str, label: str, value: str = r"[A-Za-z0-9][A-Za-z0-9./#-]
 
 
 _RULES: list[_Rule] = [
-    # 14 URLs and 6 emails first, so their parts are not read as other things.
+    # 14 URLs and 6 emails first, so their parts are not read as other things; then handles and user names
+    # ("@marie_22", "jess_b_1988").
     (re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+", re.IGNORECASE), _const("[URL]")),
     (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), _const("[EMAIL]")),
+    (re.compile(r"(?<![\w@])@[\w.]{2,}\w"), _const("[ID]")),
+    (re.compile(r"(?<![\w\[])(?=\w*[A-Za-z])\w+_\w+"), _const("[ID]")),
     (re.compile(r"(?<![\w.-])[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|edu|gov|io|co|uk|us|info|biz|health|me|app|de|fr|ca|au)"
                 r"\b(?:/\S*)?", re.IGNORECASE), _const("[URL]")),
     (re.compile(r"(?<![\w.-])[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}/[\w/?=&%.#-]*[\w/]", re.IGNORECASE), _const("[URL]")),
@@ -508,6 +511,9 @@ def _unknown_words(text: str) -> str:
         cap = word[0].isupper()
         if stem in _CALENDAR:
             return word  # a month or weekday alone is no date of anyone's ("flu in May"); with a day it was replaced
+        if cap and stem in places and re.search(r"\b(?:in|at|near|from|to|around|outside|live|lives|moved)\s*$",
+                                                gap[max(0, start - 12):start], re.IGNORECASE):
+            return "[PLACE]"  # a town that is also a word, where a place is named: "I'm in Reading"
         known = capitalised if cap else lower
         if (low in known or stem in known
                 or all(part in known or (len(part) <= 2 and part.isascii()) for part in stem.split("'"))
