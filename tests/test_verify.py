@@ -396,3 +396,17 @@ def test_a_claim_that_copies_a_sentence_but_changes_its_meaning_is_a_misquote(co
     listing = "Symptoms include - Fever - Headache - Not wanting to eat - Tiredness"
     assert misquote("Symptoms include tiredness.", listing, named) is None
     assert misquote("It usually appears in a band around the waist.", evidence, named) is None
+
+
+@pytest.mark.integration
+def test_a_focus_completed_from_one_title_does_not_leak_into_the_next_passage(concepts) -> None:  # type: ignore[no-untyped-def]
+    judge = TopicJudge(concepts)
+
+    def page(title: str) -> Passage:  # an indexed focus in the Disease Ontology only, as MedQuAD pages may have
+        return Passage(chunk_id=1, doc_id=title, text="", score=1.0, start=0, end=0, title=title,
+                       metadata={"focus": ["DOID:4948"]})
+
+    asthma, gout = judge.focus(page("What is (are) Asthma ?")), judge.focus(page("What is (are) Gout ?"))
+    hpo = lambda focus: {c for c in focus if c.startswith("HP:")}  # noqa: E731
+    assert hpo(asthma) and hpo(gout) and not hpo(asthma) & hpo(gout)
+    assert judge.focus(page("What is (are) Gout ?")) == gout
