@@ -469,6 +469,7 @@ def _common_lower(word: str) -> bool:
     return word in lower or _variant_known(word, lower) or _is_drug(word)
 
 
+@functools.lru_cache(maxsize=65_536)
 def _is_drug(word: str) -> bool:
     """A medicine's generic or brand name (drug-named-entity-recognition's dictionary: DrugBank, MeSH, NHS,
     MedlinePlus), unless it is also a first name ("Allegra")."""

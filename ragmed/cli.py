@@ -202,13 +202,13 @@ def delete(
 ) -> None:
     """Delete documents by id."""
     from ragmed.build import delete as delete_documents
+    from ragmed.index.shards import read_only
     from ragmed.index.store import IndexStore
 
     settings = _settings()
     try:
         if index is None and settings.index.shards:
-            raise InvalidRequestError(f"shard set {', '.join(settings.index.shards)} is read only; write to one of "
-                                      "its shards by naming its index")
+            raise read_only(list(settings.index.shards))
         # A delete needs no embedding model: the index alone is opened, so it costs what the change costs.
         store = IndexStore.open(settings.index.root / (index or settings.index.name), None, None, settings.index)
         try:

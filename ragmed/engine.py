@@ -20,7 +20,7 @@ from ragmed.embedding import Embedder, shared_embedder
 from ragmed.errors import ConfigError, InvalidRequestError, RequestCancelledError
 from ragmed.generate.relevance import RelevanceGate
 from ragmed.index.docstore import Filters
-from ragmed.index.shards import ShardSet
+from ragmed.index.shards import ShardSet, read_only
 from ragmed.index.store import CONCEPTS, IndexStore
 from ragmed.retrieve import Query, Retrieval, make_reranker
 from ragmed.safety import Triage, TriageResult, make_triage, redact_passages
@@ -338,8 +338,7 @@ class Engine:
             InvalidRequestError: the engine serves a shard set, which is searched but not written to.
         """
         if isinstance(self.store, ShardSet):
-            raise InvalidRequestError(f"shard set {', '.join(s.folder.name for s in self.store.stores)} is read "
-                                      "only; write to one of its shards by naming its index")
+            raise read_only([s.folder.name for s in self.store.stores])
         return self.store
 
     def add(self, documents: Iterable[Document], progress: Progress | None = None) -> IngestReport:

@@ -28,7 +28,7 @@ from typing import TypeVar
 import numpy as np
 
 from ragmed.config import IndexSettings
-from ragmed.errors import IndexCorruptError, IndexError_, ModelMismatchError
+from ragmed.errors import IndexCorruptError, IndexError_, InvalidRequestError, ModelMismatchError
 from ragmed.index.docstore import Filters
 from ragmed.index.manifest import Manifest
 from ragmed.index.snapshot import IndexCounts, ShardSetInfo
@@ -300,3 +300,8 @@ def _named(exc: BaseException, where: str) -> IndexError_:
 
 
 __all__ = ["ShardSet", "global_ids"]
+
+
+def read_only(names: list[str]) -> InvalidRequestError:
+    """The error for a write sent to a shard set, which is searched but not written to."""
+    return InvalidRequestError(f"shard set {', '.join(names)} is read only; write to one of its shards by naming its index")
