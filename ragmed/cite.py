@@ -24,7 +24,7 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ragmed.safety import looks_like_injection
@@ -164,14 +164,18 @@ _LIST_WORDS = terms("include includes including common main usual usually of")
 """Words of a list's heading that say nothing about what is listed."""
 
 
-def _copied_item(claim: str, evidence: str, title: str) -> Verdict | None:
+def _copied_item(claim: str, evidence: str, title: str, unnamed: Callable[[str], str] | None = None) -> Verdict | None:
     """Full support, the list's sentence as the span, when ``claim`` is a list heading with items ("Symptoms
     include thirst and weight loss.") and ``evidence`` lists each of those items under a heading that names the
     same thing: the claim's heading has every content word of the list's (at least one), and the list's heading with
     the page's title has every content word of the claim's ("The symptoms can include - Thirst - ..." on the page
-    "Diabetes Type 2" backs "Symptoms of type 2 diabetes include thirst.", not "Diabetes is thirst."). An item is
-    listed when one of the list's items has all its content words and the same qualifiers ("coughing" from
-    "Coughing, especially at night"; see ``_lists``); None otherwise."""
+    "Diabetes Type 2" backs "Symptoms of type 2 diabetes include thirst.", not "Diabetes is thirst."). ``unnamed``
+    takes the concepts out of a text; the claim's heading without them need only be named by the list's heading
+    and the title, since the ontology has judged the page's topic ("Symptoms of an underactive thyroid include" on
+    the page "Hypothyroidism"). A heading that names nothing itself ("They may include - ...") names what the
+    sentence before it does ("The symptoms can vary from person to person."); when that sentence names a
+    condition, the claim's heading must name it too. An item is listed when one of the list's items has all its content words and the same
+    qualifiers ("coughing" from "Coughing, especially at night"; see ``_lists``); None otherwise."""
     parsed = list_claim(claim)
     if parsed is None:
         return None
@@ -180,10 +184,19 @@ def _copied_item(claim: str, evidence: str, title: str) -> Verdict | None:
     if not wanted or any(not terms(part) or len(part.split()) > 8 for part in wanted):
         return None
     needed = terms(head) - _LIST_WORDS
-    for start, end, list_head, items in evidence_lists(evidence, split_sentences(evidence)):
+    bare = terms(unnamed(head)) - _LIST_WORDS if unnamed is not None else needed
+    spans = split_sentences(evidence)
+    for start, end, list_head, items in evidence_lists(evidence, spans):
         named = terms(list_head) - _LIST_WORDS
-        if (named and named <= needed <= named | terms(title)
-                and all(any(_lists(i, part) for i in items) for part in wanted)):
+        if named:
+            heading = named <= needed and bare <= named | terms(title)
+        else:
+            before = [evidence[s:e] for s, e in spans if e <= start][-1:]
+            said = terms(before[0]) if before else set()
+            # what the sentence before names (a condition) the claim's heading must name the same way
+            own = said - terms(unnamed(before[0])) if before and unnamed is not None else set()
+            heading = bool(bare) and bare <= said | terms(title) and (not own or needed <= said | terms(title))
+        if heading and all(any(_lists(i, part) for i in items) for part in wanted):
             return Verdict(1.0, start, end)
     return None
 
@@ -304,19 +317,25 @@ class CheckSession:
         """Whether a passage may back ``claim`` at all: it holds the claim's numbers (those naming a condition,
         like the 2 of "type 2 diabetes", aside) and, when the question names conditions, it is on topic."""
         topic = self.checker.topic
-        if claim not in self._bare:
-            bare = claim
-            if topic is not None:
-                for concept in sorted(topic.ontology.link(claim), key=lambda c: -(c.start or 0)):
-                    if concept.start is not None and concept.end is not None:
-                        bare = bare[:concept.start] + bare[concept.end:]
-            self._bare[claim] = bare
-        if missing_numbers(self._bare[claim], self._evidence[index]):
+        if missing_numbers(self._unnamed(claim), self._evidence[index]):
             return False
         if topic is not None and self.conditions and topic.off_topic(self.conditions, self.passages[index], claim):
             self.out.off_topic += count
             return False
         return True
+
+    def _unnamed(self, text: str) -> str:
+        """``text`` without the concepts the ontology links in it (the 2 of "type 2 diabetes" is not a number the
+        evidence must hold; a list heading's condition has been judged by the topic check)."""
+        if text not in self._bare:
+            bare = text
+            topic = self.checker.topic
+            if topic is not None:
+                for concept in sorted(topic.ontology.link(text), key=lambda c: -(c.start or 0)):
+                    if concept.start is not None and concept.end is not None:
+                        bare = bare[:concept.start] + bare[concept.end:]
+            self._bare[text] = bare
+        return self._bare[text]
 
     def _stated(self, claim: str, index: int) -> str:
         """What the passage has to state: the claim without a leading phrase naming the condition the passage's
@@ -376,7 +395,8 @@ class CheckSession:
         # A claim that is one of the passage's own sentences, or one item of one of its lists under the same
         # heading, word for word, is stated by it: no model needed, once the ontology has judged the topic (without
         # conditions the verifier also judges the question's context).
-        copied = [(_copied_sentence(claim, self._evidence[i]) or _copied_item(claim, self._evidence[i], self.passages[i].title))
+        copied = [(_copied_sentence(claim, self._evidence[i])
+                   or _copied_item(claim, self._evidence[i], self.passages[i].title, self._unnamed))
                   if not question else None for claim, (_, i) in zip(stated, pairs)]
         scored = iter(self.checker.verifier.support(
             [ClaimPair(unhedged(claim), self._evidence[i], question, self.passages[i].title)

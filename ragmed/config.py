@@ -203,7 +203,7 @@ class VerifierSettings(_Section):
         "sentence-transformers CrossEncoder (model_path), or the lexical scorer.")
     model_path: Path | None = Field(None, description="Verifier model folder: a CrossEncoder for 'cross-encoder', or "
                                     "other trained weights for 'trained' (the packaged ones when unset).")
-    support_threshold: float = Field(0.5, description="Support probability a claim needs to count as stated by "
+    support_threshold: float = Field(0.6, description="Support probability a claim needs to count as stated by "
                                      "its evidence (for the packaged verifier, the threshold with the best F0.5 on "
                                      "the citation gold set's dev half).", ge=0, le=1)
     relevance_threshold: float = Field(0.55, description="The answer abstains when no retrieved passage's embedding "

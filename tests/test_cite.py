@@ -224,6 +224,35 @@ def test_items_of_the_cited_pages_own_list_are_kept_without_a_model_call(concept
     assert bare.abstained and verifier.asked
 
 
+def test_a_list_under_they_may_include_is_the_list_the_sentence_before_names(concepts) -> None:  # type: ignore[no-untyped-def]
+    # "The symptoms can vary from person to person. They may include - Fatigue - Weight gain - ..." on the
+    # hypothyroidism page, asked about by another of its names.
+    verifier = Refusing()
+    topic = TopicJudge(concepts)
+    checker = CitationChecker(verifier, topic=topic)
+    page = medlineplus("0000498", 1)
+    question = "What are the symptoms of an underactive thyroid?"
+    conditions = topic.conditions(question)
+    listed = "Common symptoms of an underactive thyroid include fatigue, weight gain, constipation and dry skin [1]."
+    checked = checker.check(listed, [page], question=question, conditions=conditions)
+    assert checked.text.startswith(listed.replace(" [1].", "")) and verifier.asked == []
+    assert checked.citations[0].sentence.startswith("They may include")
+    # The same items as causes are not what the list is about: they go to the model (which refuses them here).
+    causes = checker.check("Causes of an underactive thyroid include fatigue and weight gain [1].", [page],
+                           question=question, conditions=conditions)
+    assert causes.abstained and verifier.asked
+    # When the sentence before names a condition, the list is that condition's, not the one asked about.
+    verifier.asked.clear()
+    text = ("Gestational diabetes often has no symptoms. They may include - Being very thirsty - Urinating often "
+            "- Feeling tired")
+    general = Passage(chunk_id=2, doc_id="doc:diabetes", text=text, score=1.0, start=0, end=len(text),
+                      title="Diabetes", metadata={"focus": ["DOID:9351"]})
+    question = "What are the symptoms of type 2 diabetes?"
+    other = checker.check("Symptoms of type 2 diabetes include being very thirsty and urinating often [1].", [general],
+                          question=question, conditions=topic.conditions(question))
+    assert other.abstained and verifier.asked
+
+
 def test_a_list_called_common_is_read_as_the_pages_list_and_not_against_a_rare_one(checker) -> None:  # type: ignore[no-untyped-def]
     asthma = medlineplus("0000065", 3)
     kept = checker.check("Common symptoms of asthma include wheezing and chest tightness [1].", [asthma],

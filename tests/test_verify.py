@@ -158,6 +158,23 @@ def test_a_document_focus_comes_from_its_cuis_and_stays_specific(concepts) -> No
 
 
 @pytest.mark.integration
+def test_acute_and_chronic_bronchitis_are_told_apart_where_one_concept_lumps_them(concepts) -> None:  # type: ignore[no-untyped-def]
+    judge = TopicJudge(concepts)
+    # The Disease Ontology's bronchitis lists acute and chronic bronchitis as synonyms; the HPO names each.
+    chronic = judge.conditions("What is the difference between chronic bronchitis and emphysema?")
+    assert "HP:0004469" in chronic and "HP:0012388" not in chronic and "DOID:6132" not in chronic
+    assert judge.conditions("What causes bronchitis?") >= {"DOID:6132", "HP:0012387"}
+    # The acute bronchitis page, as the index stores it: its focus from its CUI (the lumping DO concept).
+    acute = Passage(chunk_id=1, doc_id="medquad:MPlusHealthTopics/0000008-1", text="", score=1.0, start=0, end=0,
+                    title="What is (are) Acute Bronchitis ?", metadata={"focus": ["DOID:6132"]})
+    causes = "It can be caused by smoking, air pollution, and exposure to tobacco smoke."
+    assert judge.off_topic(chronic, acute, causes)
+    assert not judge.off_topic(chronic, acute, "Acute bronchitis can be caused by tobacco smoke.")
+    assert not judge.off_topic(judge.conditions("What causes bronchitis?"), acute, causes)
+    assert not judge.off_topic(judge.conditions("How long does acute bronchitis last?"), acute, causes)
+
+
+@pytest.mark.integration
 def test_a_condition_only_hpo_names_still_decides_the_topic(concepts) -> None:  # type: ignore[no-untyped-def]
     judge = TopicJudge(concepts)
     question = judge.conditions("What are the symptoms of gallstones?")

@@ -150,7 +150,8 @@ class Answerer:
         lead = [*emergencies, *([refusal] if refusal else [])]
         if lead:
             yield LeadEvent(" ".join(f.message for f in lead), list(lead))
-        conditions = conditions_of(concepts)
+        topic = self.checker.topic
+        conditions = conditions_of(concepts, topic.ontology if topic is not None else None)
         started = time.perf_counter()
         relevant = self._relevant(question, passages)
         timings = {"relevance_s": round(time.perf_counter() - started, 4)}

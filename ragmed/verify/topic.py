@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Protocol
 
 from ragmed.types import Concept, Document, Passage
 
@@ -57,7 +57,7 @@ def document_focus(document: Document, ontology: ConceptSource) -> list[str]:
             texts.append(focus)
         for text in texts:
             if isinstance(text, str):
-                found += conditions_of(ontology.link(text))
+                found += conditions_of(ontology.link(text), ontology)
     return sorted(most_specific(set(found), ontology.ancestors))
 
 
@@ -80,7 +80,7 @@ class TopicJudge:
 
     def conditions(self, text: str) -> set[str]:
         """The conditions named in ``text``, with their equivalents in the other ontology."""
-        return conditions_of(self.ontology.link(text))
+        return conditions_of(self.ontology.link(text), self.ontology)
 
     def named(self, text: str) -> set[str]:
         """The conditions and clinical findings named in ``text`` (Disease Ontology and HPO CURIEs)."""
@@ -95,7 +95,7 @@ class TopicJudge:
             focus = set(self._equivalents(tuple(sorted(c for c in stored if isinstance(c, str)))))  # a copy
             missing = tuple(p for p in CONDITION_PREFIXES if not any(c.startswith(p) for c in focus))
             if missing and passage.title:
-                titled = {c for c in conditions_of(self.ontology.link(passage.title)) if c.startswith(missing)}
+                titled = {c for c in conditions_of(self.ontology.link(passage.title), self.ontology) if c.startswith(missing)}
                 focus |= most_specific(titled, self._ancestors)
             return focus
         document = Document(id=passage.doc_id, source=passage.source, title=passage.title, text="",
@@ -103,9 +103,15 @@ class TopicJudge:
         return set(document_focus(document, self.ontology))
 
     def _with_equivalents(self, curies: tuple[str, ...]) -> frozenset[str]:
-        """``curies`` and their conditions' equivalents in the other ontology (a focus stored by an older index)."""
-        found = [c for c in (self.ontology.get(curie) for curie in curies) if c is not None]
-        return frozenset(set(curies) | conditions_of(found))
+        """``curies`` and their conditions' equivalents in the other ontology (a focus stored by an older index); an
+        equivalent is added only where it is one concept, not several that the stored one lumps together."""
+        out = set(curies)
+        for concept in filter(None, (self.ontology.get(curie) for curie in curies)):
+            for prefix in CONDITION_PREFIXES:
+                codes = {code for code in concept.codes.get(prefix.rstrip(":"), []) if code.startswith(prefix)}
+                if len(codes) == 1:
+                    out |= codes
+        return frozenset(out)
 
     def about(self, asked: Iterable[str], focus: Iterable[str]) -> bool | None:
         """True when ``focus`` holds an asked condition (or one above or below it), False when it holds only
@@ -128,12 +134,42 @@ class TopicJudge:
         return not any(n == f or f in self._ancestors(n) for n in named for f in focus)
 
 
-def conditions_of(concepts: Sequence[Concept], ontology: Any = None) -> set[str]:
-    """The condition CURIEs among already linked ``concepts`` (and their merged codes)."""
+def conditions_of(concepts: Sequence[Concept], ontology: ConceptSource | None = None) -> set[str]:
+    """The condition CURIEs among already linked ``concepts`` (and their merged codes).
+
+    With ``ontology``, a mention that names one of several conditions merged into one concept keeps only that
+    one: "acute bronchitis", linked to the Disease Ontology's bronchitis (which lists it as a synonym) with the
+    HPO's bronchitis, acute bronchitis and chronic bronchitis merged in, stands for the HPO's acute bronchitis
+    alone, and the broader Disease Ontology concept, whose own name is not what was written, is left out."""
     out: set[str] = set()
     for c in concepts:
-        if c.curie.startswith(CONDITION_PREFIXES):
-            out.add(c.curie)
-        for prefix in CONDITION_PREFIXES:
-            out.update(code for code in c.codes.get(prefix.rstrip(":"), []) if code.startswith(prefix))
+        out |= _named_conditions(c, ontology)
     return out
+
+
+def _named_conditions(concept: Concept, ontology: ConceptSource | None) -> set[str]:
+    """The conditions one linked concept stands for; see ``conditions_of``."""
+    groups = [sorted({code for code in concept.codes.get(prefix.rstrip(":"), []) if code.startswith(prefix)}
+                     | ({concept.curie} if concept.curie.startswith(prefix) else set()))
+              for prefix in CONDITION_PREFIXES]
+    mention = _key(concept.mention or "")
+    if ontology is None or not mention:
+        return {code for group in groups for code in group}
+    out: set[str] = set()
+    narrowed = False
+    for group in groups:
+        named = [code for code in group if mention in _names(ontology, code)] if len(group) > 1 else []
+        narrowed |= bool(named)
+        out.update(named or group)
+    if narrowed and concept.curie.startswith(CONDITION_PREFIXES) and _key(concept.label) != mention:
+        out.discard(concept.curie)
+    return out
+
+
+def _names(ontology: ConceptSource, curie: str) -> set[str]:
+    concept = ontology.get(curie)
+    return {_key(n) for n in [concept.label, *concept.synonyms]} if concept is not None else set()
+
+
+def _key(text: str) -> str:
+    return " ".join(text.lower().replace("'s", "").split())
