@@ -138,7 +138,7 @@ class CitationChecker:
     def support(self, claim: str, passages: Sequence[Passage], question: str = "") -> list[Verdict]:
         """The verdict of each passage on ``claim`` (markers ignored), in passage order."""
         text, _ = strip_markers(claim)
-        return self.verifier.support([ClaimPair(text, _evidence(p), question, p.title) for p in passages])
+        return self.verifier.support([ClaimPair(generic(text), generic(_evidence(p)), question, p.title) for p in passages])
 
 
 # A leading phrase that only names who or what the sentence is about: "In type 1 diabetes, ...",
@@ -233,6 +233,16 @@ def unhedged(claim: str) -> str:
     symptoms states its items, and the trained verifier refuses the hedge however plainly the page lists them."""
     plain = _HEDGE.sub("", claim)
     return plain[:1].upper() + plain[1:] if plain != claim and claim[:1].isupper() else plain
+
+
+_YOUR = re.compile(r"\b([Yy])our\b")
+
+
+def generic(text: str) -> str:
+    """``text`` with "your" read as "the" ("pain in your joints" -> "pain in the  joints"), padded so that offsets
+    stay those of ``text``: consumer pages and answers address the reader, and the trained verifier refuses a claim
+    that does where its evidence does not (0.01 against 0.97 for the same claim with "the")."""
+    return _YOUR.sub(lambda m: ("The " if m.group(1) == "Y" else "the "), text)
 
 
 def _sentence_key(text: str) -> str:
@@ -399,7 +409,7 @@ class CheckSession:
                    or _copied_item(claim, self._evidence[i], self.passages[i].title, self._unnamed))
                   if not question else None for claim, (_, i) in zip(stated, pairs)]
         scored = iter(self.checker.verifier.support(
-            [ClaimPair(unhedged(claim), self._evidence[i], question, self.passages[i].title)
+            [ClaimPair(generic(unhedged(claim)), generic(self._evidence[i]), question, self.passages[i].title)
              for claim, (_, i), copy in zip(stated, pairs, copied) if copy is None]))
         verdicts = [copy if copy is not None else next(scored) for copy in copied]
         best: list[_Backing | None] = [None] * len(requests)

@@ -129,6 +129,14 @@ def test_the_trained_verifier_backs_a_paraphrase(checker, passages) -> None:  # 
     assert not checked.abstained and checked.citations[0].chunk_id == 105
 
 
+def test_a_claim_addressed_to_the_reader_is_read_like_its_page(checker) -> None:  # type: ignore[no-untyped-def]
+    text = "Psoriatic arthritis is a type of arthritis. It causes pain, stiffness, and swelling of the joints."
+    page = Passage(chunk_id=8, doc_id="doc:psa", text=text, score=1.0, start=0, end=len(text), title="Psoriatic Arthritis")
+    kept = checker.check("It can cause pain, swelling and stiffness in your joints [1].", [page])
+    assert not kept.abstained and kept.citations[0].sentence.endswith("swelling of the joints.")
+    assert checker.check("It does not cause pain in your joints [1].", [page]).abstained
+
+
 def test_marker_and_number_parsing(checker) -> None:  # type: ignore[no-untyped-def]
     assert strip_markers("Gout is common [1, 3] and painful [2-4].") == ("Gout is common and painful.", [1, 3, 2, 4])
     assert numbers("1,099 women, 71% vs 61.0%") == {"1099", "71", "61"}
