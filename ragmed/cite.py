@@ -31,9 +31,17 @@ from ragmed.safety import looks_like_injection
 from ragmed.text import split_sentences, words
 from ragmed.types import AnswerSentence, Citation, Passage
 from ragmed.verify.base import ClaimPair, Verdict, Verifier
-from ragmed.verify.claims import atomic_claims, evidence_lists, list_claim, split_items, split_run_on
+from ragmed.verify.claims import (
+    LONGEST_BULLET,
+    Claims,
+    atomic_claims,
+    evidence_lists,
+    list_claim,
+    split_items,
+    split_run_on,
+)
 from ragmed.verify.lexical import contrast_conflict, misquote, missing_numbers, numbers, terms
-from ragmed.verify.topic import TopicJudge
+from ragmed.verify.topic import TopicJudge, conditions_of
 
 ABSTAIN = "The retrieved evidence does not answer this question."
 _TRAILING = re.compile(r"([.!?])((?:\s*\[\d+(?:\s*[,;\u2013-]\s*\d+)*\])+)")
@@ -101,12 +109,12 @@ class CitationChecker:
 
     Args:
         verifier: scores claims against evidence.
-        threshold: support probability a claim needs.
+        threshold: support probability a claim needs (the default is the shipped verifier's, as in settings).
         topic: the ontology topic check (off when None).
         alternatives: other passages a claim is tried against when its citation does not state it.
     """
 
-    def __init__(self, verifier: Verifier, threshold: float = 0.5, topic: TopicJudge | None = None,
+    def __init__(self, verifier: Verifier, threshold: float = 0.6, topic: TopicJudge | None = None,
                  alternatives: int = 3) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
@@ -138,7 +146,7 @@ class CitationChecker:
     def support(self, claim: str, passages: Sequence[Passage], question: str = "") -> list[Verdict]:
         """The verdict of each passage on ``claim`` (markers ignored), in passage order."""
         text, _ = strip_markers(claim)
-        return self.verifier.support([ClaimPair(generic(text), generic(_evidence(p)), question, p.title) for p in passages])
+        return self.verifier.support([ClaimPair(text, _evidence(p), question, p.title) for p in passages])
 
 
 # A leading phrase that only names who or what the sentence is about: "In type 1 diabetes, ...",
@@ -170,18 +178,19 @@ def _copied_item(claim: str, evidence: str, title: str, unnamed: Callable[[str],
     same thing: the claim's heading has every content word of the list's (at least one), and the list's heading with
     the page's title has every content word of the claim's ("The symptoms can include - Thirst - ..." on the page
     "Diabetes Type 2" backs "Symptoms of type 2 diabetes include thirst.", not "Diabetes is thirst."). ``unnamed``
-    takes the concepts out of a text; the claim's heading without them need only be named by the list's heading
+    takes the conditions out of a text; the claim's heading without them need only be named by the list's heading
     and the title, since the ontology has judged the page's topic ("Symptoms of an underactive thyroid include" on
     the page "Hypothyroidism"). A heading that names nothing itself ("They may include - ...") names what the
-    sentence before it does ("The symptoms can vary from person to person."); when that sentence names a
-    condition, the claim's heading must name it too. An item is listed when one of the list's items has all its content words and the same
+    sentence before it does ("The symptoms can vary from person to person."); the conditions that sentence names,
+    the claim's heading must name too ("Gestational diabetes often has no symptoms. They may include ..." does not
+    back "Symptoms include thirst"). An item is listed when one of the list's items has all its content words and the same
     qualifiers ("coughing" from "Coughing, especially at night"; see ``_lists``); None otherwise."""
     parsed = list_claim(claim)
     if parsed is None:
         return None
     head, item = parsed
     wanted = split_items(item)
-    if not wanted or any(not terms(part) or len(part.split()) > 8 for part in wanted):
+    if not wanted or any(not terms(part) or len(part.split()) > LONGEST_BULLET for part in wanted):
         return None
     needed = terms(head) - _LIST_WORDS
     bare = terms(unnamed(head)) - _LIST_WORDS if unnamed is not None else needed
@@ -193,9 +202,9 @@ def _copied_item(claim: str, evidence: str, title: str, unnamed: Callable[[str],
         else:
             before = [evidence[s:e] for s, e in spans if e <= start][-1:]
             said = terms(before[0]) if before else set()
-            # what the sentence before names (a condition) the claim's heading must name the same way
+            # the conditions the sentence before names, the claim's heading must name too
             own = said - terms(unnamed(before[0])) if before and unnamed is not None else set()
-            heading = bool(bare) and bare <= said | terms(title) and (not own or needed <= said | terms(title))
+            heading = bool(bare) and bare <= said | terms(title) and own <= needed
         if heading and all(any(_lists(i, part) for i in items) for part in wanted):
             return Verdict(1.0, start, end)
     return None
@@ -235,16 +244,6 @@ def unhedged(claim: str) -> str:
     return plain[:1].upper() + plain[1:] if plain != claim and claim[:1].isupper() else plain
 
 
-_YOUR = re.compile(r"\b([Yy])our\b")
-
-
-def generic(text: str) -> str:
-    """``text`` with "your" read as "the" ("pain in your joints" -> "pain in the  joints"), padded so that offsets
-    stay those of ``text``: consumer pages and answers address the reader, and the trained verifier refuses a claim
-    that does where its evidence does not (0.01 against 0.97 for the same claim with "the")."""
-    return _YOUR.sub(lambda m: ("The " if m.group(1) == "Y" else "the "), text)
-
-
 def _sentence_key(text: str) -> str:
     return " ".join(text.lower().split()).rstrip(" .!?;:")
 
@@ -270,9 +269,10 @@ class CheckSession:
     def __init__(self, checker: CitationChecker, passages: list[Passage], question: str, conditions: set[str]) -> None:
         self.checker, self.passages, self.question, self.conditions = checker, passages, question, conditions
         self._evidence = [_evidence(p) for p in passages]
+        self._sentence_keys = [{_sentence_key(e[a:b]) for a, b in split_sentences(e)} for e in self._evidence]
         self._numbering: dict[tuple[int, int, int], Citation] = {}
         self._seen: set[str] = set()
-        self._bare: dict[str, str] = {}
+        self._bare: dict[tuple[str, bool], str] = {}
         self._named: dict[str, set[str]] = {}
         self.out = CheckedAnswer(text="")
         self._kept: list[str] = []
@@ -284,7 +284,9 @@ class CheckSession:
         if not text or text.endswith(":") or key in self._seen or _abstention(text) or not terms(text) - _BARE_ANSWERS:
             return None
         self._seen.add(key)
-        claims = atomic_claims(text)
+        # a sentence one of the passages has word for word is one claim, whatever its commas look like
+        whole = len(key.split()) >= 4 and any(_sentence_key(key) in keys for keys in self._sentence_keys)
+        claims = Claims("single", [text]) if whole else atomic_claims(text)
         backing = self._back_all(claims.claims, marks)
         rebuilt = claims.rebuild([b is not None for b in backing], text)
         if rebuilt is None:
@@ -334,18 +336,24 @@ class CheckSession:
             return False
         return True
 
-    def _unnamed(self, text: str) -> str:
+    def _unnamed(self, text: str, conditions: bool = False) -> str:
         """``text`` without the concepts the ontology links in it (the 2 of "type 2 diabetes" is not a number the
-        evidence must hold; a list heading's condition has been judged by the topic check)."""
-        if text not in self._bare:
+        evidence must hold), or with ``conditions`` without the conditions only (a list heading's condition has
+        been judged by the topic check; "during pregnancy" has not)."""
+        key = (text, conditions)
+        if key not in self._bare:
             bare = text
             topic = self.checker.topic
             if topic is not None:
                 for concept in sorted(topic.ontology.link(text), key=lambda c: -(c.start or 0)):
-                    if concept.start is not None and concept.end is not None:
-                        bare = bare[:concept.start] + bare[concept.end:]
-            self._bare[text] = bare
-        return self._bare[text]
+                    if concept.start is None or concept.end is None or (conditions and not conditions_of([concept])):
+                        continue
+                    bare = bare[:concept.start] + bare[concept.end:]
+            self._bare[key] = bare
+        return self._bare[key]
+
+    def _unconditioned(self, text: str) -> str:
+        return self._unnamed(text, conditions=True)
 
     def _stated(self, claim: str, index: int) -> str:
         """What the passage has to state: the claim without a leading phrase naming the condition the passage's
@@ -406,10 +414,10 @@ class CheckSession:
         # heading, word for word, is stated by it: no model needed, once the ontology has judged the topic (without
         # conditions the verifier also judges the question's context).
         copied = [(_copied_sentence(claim, self._evidence[i])
-                   or _copied_item(claim, self._evidence[i], self.passages[i].title, self._unnamed))
+                   or _copied_item(claim, self._evidence[i], self.passages[i].title, self._unconditioned))
                   if not question else None for claim, (_, i) in zip(stated, pairs)]
         scored = iter(self.checker.verifier.support(
-            [ClaimPair(generic(unhedged(claim)), generic(self._evidence[i]), question, self.passages[i].title)
+            [ClaimPair(unhedged(claim), self._evidence[i], question, self.passages[i].title)
              for claim, (_, i), copy in zip(stated, pairs, copied) if copy is None]))
         verdicts = [copy if copy is not None else next(scored) for copy in copied]
         best: list[_Backing | None] = [None] * len(requests)

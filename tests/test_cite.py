@@ -123,18 +123,14 @@ def test_planted_instructions_in_evidence_never_support_a_sentence(checker, pass
 
 
 def test_the_trained_verifier_backs_a_paraphrase(checker, passages) -> None:  # type: ignore[no-untyped-def]
-    paraphrase = ("Telephone counseling promoted a higher proportion of women having mammograms on schedule than "
-                  "tailored print [6].")
+    paraphrase = ("After the first year of intervention, telephone counseling promoted a significantly higher "
+                  "proportion of women having mammograms on schedule than tailored print did [6].")
     checked = checker.check(paraphrase, passages)
     assert not checked.abstained and checked.citations[0].chunk_id == 105
-
-
-def test_a_claim_addressed_to_the_reader_is_read_like_its_page(checker) -> None:  # type: ignore[no-untyped-def]
-    text = "Psoriatic arthritis is a type of arthritis. It causes pain, stiffness, and swelling of the joints."
-    page = Passage(chunk_id=8, doc_id="doc:psa", text=text, score=1.0, start=0, end=len(text), title="Psoriatic Arthritis")
-    kept = checker.check("It can cause pain, swelling and stiffness in your joints [1].", [page])
-    assert not kept.abstained and kept.citations[0].sentence.endswith("swelling of the joints.")
-    assert checker.check("It does not cause pain in your joints [1].", [page]).abstained
+    # without "significantly" and "only after the first year" it says more than the study found
+    looser = ("Telephone counseling promoted a higher proportion of women having mammograms on schedule than "
+              "tailored print [6].")
+    assert checker.check(looser, passages).abstained
 
 
 def test_marker_and_number_parsing(checker) -> None:  # type: ignore[no-untyped-def]
@@ -259,6 +255,40 @@ def test_a_list_under_they_may_include_is_the_list_the_sentence_before_names(con
     other = checker.check("Symptoms of type 2 diabetes include being very thirsty and urinating often [1].", [general],
                           question=question, conditions=topic.conditions(question))
     assert other.abstained and verifier.asked
+    verifier.asked.clear()
+    bare = checker.check("Symptoms include being very thirsty and urinating often [1].", [general], question=question,
+                         conditions=topic.conditions(question))
+    assert bare.abstained and verifier.asked
+    # Only conditions leave a list heading for the ontology to judge: a qualifier stays for the page to state.
+    verifier.asked.clear()
+    page = medlineplus("0000498", 1)
+    question = "What are the symptoms of hypothyroidism?"
+    qualified = checker.check("Symptoms of hypothyroidism during pregnancy include fatigue [1].", [page],
+                              question=question, conditions=topic.conditions(question))
+    assert qualified.abstained and verifier.asked
+
+
+def test_long_list_items_and_sentences_that_look_like_lists_are_copies_too(concepts) -> None:  # type: ignore[no-untyped-def]
+    verifier = Refusing()
+    topic = TopicJudge(concepts)
+    checker = CitationChecker(verifier, topic=topic)
+    text = ("Symptoms of colorectal cancer include - Diarrhea or constipation - A feeling that your bowel does not "
+            "empty completely - Fatigue. If you are one of the many adults, teens and children who have colorectal "
+            "cancer, the symptoms do not go away.")
+    page = Passage(chunk_id=3, doc_id="doc:crc", text=text, score=1.0, start=0, end=len(text), title="Colorectal Cancer")
+    question = "What are the symptoms of colorectal cancer?"
+    conditions = topic.conditions(question)
+    # a bulleted item of nine words, as the page has it
+    item = "Common symptoms of colorectal cancer include a feeling that your bowel does not empty completely [1]."
+    assert not checker.check(item, [page], question=question, conditions=conditions).abstained
+    # the page's own sentence, whose commas are not a list of claims
+    copy = ("If you are one of the many adults, teens and children who have colorectal cancer, the symptoms do not go "
+            "away [1].")
+    assert checker.check(copy, [page], question=question, conditions=conditions).text.startswith("If you are one")
+    assert verifier.asked == []
+    # an item the page's list does not have still goes to the model, which refuses it here
+    other = "Common symptoms of colorectal cancer include a feeling that your bladder does not empty completely [1]."
+    assert checker.check(other, [page], question=question, conditions=conditions).abstained and verifier.asked
 
 
 def test_a_list_called_common_is_read_as_the_pages_list_and_not_against_a_rare_one(checker) -> None:  # type: ignore[no-untyped-def]

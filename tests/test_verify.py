@@ -162,7 +162,7 @@ def test_acute_and_chronic_bronchitis_are_told_apart_where_one_concept_lumps_the
     judge = TopicJudge(concepts)
     # The Disease Ontology's bronchitis lists acute and chronic bronchitis as synonyms; the HPO names each.
     chronic = judge.conditions("What is the difference between chronic bronchitis and emphysema?")
-    assert "HP:0004469" in chronic and "HP:0012388" not in chronic and "DOID:6132" not in chronic
+    assert "HP:0004469" in chronic and "HP:0012388" not in chronic
     assert judge.conditions("What causes bronchitis?") >= {"DOID:6132", "HP:0012387"}
     # The acute bronchitis page, as the index stores it: its focus from its CUI (the lumping DO concept).
     acute = Passage(chunk_id=1, doc_id="medquad:MPlusHealthTopics/0000008-1", text="", score=1.0, start=0, end=0,
@@ -172,6 +172,13 @@ def test_acute_and_chronic_bronchitis_are_told_apart_where_one_concept_lumps_the
     assert not judge.off_topic(chronic, acute, "Acute bronchitis can be caused by tobacco smoke.")
     assert not judge.off_topic(judge.conditions("What causes bronchitis?"), acute, causes)
     assert not judge.off_topic(judge.conditions("How long does acute bronchitis last?"), acute, causes)
+    # A page known in the Disease Ontology only is still judged by it.
+    lung = Passage(chunk_id=2, doc_id="lung", text="", score=1.0, start=0, end=0, title="What is (are) Lung Cancer ?",
+                   metadata={"focus": ["DOID:1324"]})
+    for question in ("What is malignant melanoma?", "What is preeclampsia?"):
+        assert any(c.startswith("DOID:") for c in judge.conditions(question)), question
+        assert judge.off_topic(judge.conditions(question), lung, "It can be caused by smoking."), question
+    assert judge.off_topic(chronic, lung, "It can be caused by smoking.")
 
 
 @pytest.mark.integration

@@ -38,6 +38,10 @@ _RUN_ON = re.compile(r"(?<=[a-z0-9)])\s+(?=(?:" + "|".join(w.capitalize() for w 
                      + r"|Many|[A-Z][a-z]+s)\s)")
 
 
+#: The most words a list item may have: a bulleted one, and one of an inline list ("A, B and C").
+LONGEST_BULLET, LONGEST_INLINE = 14, 8
+
+
 def list_items(sentence: str) -> tuple[str, list[str], str] | None:
     """Split a list sentence into its header, items and final punctuation, or None if it has no list."""
     body = sentence.rstrip()
@@ -53,7 +57,7 @@ def list_items(sentence: str) -> tuple[str, list[str], str] | None:
         items = split_items(rest)
     else:
         return None
-    longest = 14 if bullets is not None else 8
+    longest = LONGEST_BULLET if bullets is not None else LONGEST_INLINE
     if len(items) < 3 or any(len(i.split()) > longest for i in items):
         return None
     return head, items, end

@@ -4,7 +4,9 @@ A document's focus is the set of conditions it is about: the concepts of its Med
 MeSH terms, and of its title, found when it is indexed (``metadata["focus"]``) or, for documents indexed
 before, linked from the title on demand. Conditions are Disease Ontology diseases and the HPO phenotypes that
 name a disorder the Disease Ontology lacks (ischaemic stroke, gallstones, anaphylaxis); a concept's
-equivalents in the other ontology join it, and two conditions are compared only within one ontology, so a
+equivalents in the other ontology join it (where one concept lumps several of the other's, as the Disease
+Ontology's bronchitis lumps acute and chronic bronchitis, only the one named, and the lumping concept decides
+only where nothing else can), and two conditions are compared only within one ontology, so a
 question and a page that share no ontology are not judged. A claim answering a question about one condition is off topic
 when its evidence is about another condition — not the question's own, nor one above or below it in the
 ontology — unless the claim itself names that other condition: a type 1 diabetes page never supports an
@@ -18,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Protocol
@@ -77,9 +80,11 @@ class TopicJudge:
         self.ontology = ontology
         self._ancestors = lru_cache(maxsize=4096)(ontology.ancestors)
         self._equivalents = lru_cache(maxsize=4096)(self._with_equivalents)
+        self._lumping: dict[str, bool] = {}
 
     def conditions(self, text: str) -> set[str]:
-        """The conditions named in ``text``, with their equivalents in the other ontology."""
+        """The conditions named in ``text``, with their equivalents in the other ontology (only the one named,
+        where a concept merges several; see ``conditions_of``)."""
         return conditions_of(self.ontology.link(text), self.ontology)
 
     def named(self, text: str) -> set[str]:
@@ -92,32 +97,52 @@ class TopicJudge:
         if isinstance(stored, list) and stored:
             # The indexed focus may name a condition in one ontology only (a Disease Ontology disease, where the
             # question is linked to HPO): the title's conditions of the missing ontology stand beside it.
-            focus = set(self._equivalents(tuple(sorted(c for c in stored if isinstance(c, str)))))  # a copy
-            missing = tuple(p for p in CONDITION_PREFIXES if not any(c.startswith(p) for c in focus))
-            if missing and passage.title:
-                titled = {c for c in conditions_of(self.ontology.link(passage.title), self.ontology) if c.startswith(missing)}
-                focus |= most_specific(titled, self._ancestors)
+            # Where the stored condition has several equivalents in the other ontology, the title may say which
+            # (the acute bronchitis page, stored as the Disease Ontology's bronchitis); otherwise all of them stand.
+            certain, several = self._equivalents(tuple(sorted(c for c in stored if isinstance(c, str))))
+            focus = set(certain)  # a copy
+            missing = tuple(p for p in CONDITION_PREFIXES if not any(c.startswith(p) for c in focus | several))
+            titled = (conditions_of(self.ontology.link(passage.title), self.ontology)
+                      if passage.title and (several or missing) else set())
+            focus |= most_specific(titled & several, self._ancestors) or several
+            if missing:
+                focus |= most_specific({c for c in titled if c.startswith(missing)}, self._ancestors)
             return focus
         document = Document(id=passage.doc_id, source=passage.source, title=passage.title, text="",
                             metadata=dict(passage.metadata))
         return set(document_focus(document, self.ontology))
 
-    def _with_equivalents(self, curies: tuple[str, ...]) -> frozenset[str]:
-        """``curies`` and their conditions' equivalents in the other ontology (a focus stored by an older index); an
-        equivalent is added only where it is one concept, not several that the stored one lumps together."""
-        out = set(curies)
+    def _with_equivalents(self, curies: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
+        """``curies`` with their conditions' equivalents in the other ontology where there is one, and apart the
+        equivalents where there are several."""
+        out, several = set(curies), set()
         for concept in filter(None, (self.ontology.get(curie) for curie in curies)):
             for prefix in CONDITION_PREFIXES:
                 codes = {code for code in concept.codes.get(prefix.rstrip(":"), []) if code.startswith(prefix)}
-                if len(codes) == 1:
+                if len(codes) == 1 or concept.curie.startswith(prefix):
                     out |= codes
-        return frozenset(out)
+                else:
+                    several |= codes
+        return frozenset(out), frozenset(several)
 
     def about(self, asked: Iterable[str], focus: Iterable[str]) -> bool | None:
         """True when ``focus`` holds an asked condition (or one above or below it), False when it holds only
-        others of the same ontology, None when the two share no ontology (nothing to judge)."""
+        others of the same ontology, None when the two share no ontology (nothing to judge). A concept that lumps
+        a condition of the other ontology together with its kinds (the Disease Ontology's bronchitis: the HPO's
+        bronchitis, acute and chronic bronchitis) is weighed only where no other pair can be: "chronic bronchitis"
+        is not about the acute bronchitis page, though both are the Disease Ontology's bronchitis."""
         pairs = [(q, f) for q in asked for f in focus if q.split(":")[0] == f.split(":")[0]]
-        return any(self.related(q, f) for q, f in pairs) if pairs else None
+        telling = [(q, f) for q, f in pairs if not self._lumps(q) and not self._lumps(f)]
+        return any(self.related(q, f) for q, f in telling or pairs) if pairs else None
+
+    def _lumps(self, curie: str) -> bool:
+        """True when ``curie``'s equivalents in the other ontology are several, one below another."""
+        if curie not in self._lumping:
+            concept = self.ontology.get(curie)
+            codes = {code for prefix in CONDITION_PREFIXES if not curie.startswith(prefix)
+                     for code in (concept.codes.get(prefix.rstrip(":"), []) if concept else []) if code.startswith(prefix)}
+            self._lumping[curie] = any(a != b and a in self._ancestors(b) for a in codes for b in codes)
+        return self._lumping[curie]
 
     def related(self, a: str, b: str) -> bool:
         """True when ``a`` and ``b`` are the same condition or one lies above the other."""
@@ -138,9 +163,9 @@ def conditions_of(concepts: Sequence[Concept], ontology: ConceptSource | None = 
     """The condition CURIEs among already linked ``concepts`` (and their merged codes).
 
     With ``ontology``, a mention that names one of several conditions merged into one concept keeps only that
-    one: "acute bronchitis", linked to the Disease Ontology's bronchitis (which lists it as a synonym) with the
-    HPO's bronchitis, acute bronchitis and chronic bronchitis merged in, stands for the HPO's acute bronchitis
-    alone, and the broader Disease Ontology concept, whose own name is not what was written, is left out."""
+    one of them: "acute bronchitis", linked to the Disease Ontology's bronchitis (which lists it as a synonym) with
+    the HPO's bronchitis, acute bronchitis and chronic bronchitis merged in, stands for the Disease Ontology's
+    bronchitis and the HPO's acute bronchitis (see ``TopicJudge.about`` for how the lumping concept is weighed)."""
     out: set[str] = set()
     for c in concepts:
         out |= _named_conditions(c, ontology)
@@ -156,13 +181,9 @@ def _named_conditions(concept: Concept, ontology: ConceptSource | None) -> set[s
     if ontology is None or not mention:
         return {code for group in groups for code in group}
     out: set[str] = set()
-    narrowed = False
     for group in groups:
         named = [code for code in group if mention in _names(ontology, code)] if len(group) > 1 else []
-        narrowed |= bool(named)
         out.update(named or group)
-    if narrowed and concept.curie.startswith(CONDITION_PREFIXES) and _key(concept.label) != mention:
-        out.discard(concept.curie)
     return out
 
 
@@ -172,4 +193,5 @@ def _names(ontology: ConceptSource, curie: str) -> set[str]:
 
 
 def _key(text: str) -> str:
-    return " ".join(text.lower().replace("'s", "").split())
+    """A name as compared: lower case, without possessives, spaces or punctuation ("Pre-eclampsia" = "preeclampsia")."""
+    return re.sub(r"[^a-z0-9]", "", text.lower().replace("'s", ""))
