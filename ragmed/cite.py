@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from ragmed.safety import looks_like_injection
 from ragmed.text import split_sentences, words
@@ -33,6 +34,7 @@ from ragmed.types import AnswerSentence, Citation, Passage
 from ragmed.verify.base import ClaimPair, Verdict, Verifier
 from ragmed.verify.claims import (
     LONGEST_BULLET,
+    LONGEST_INLINE,
     Claims,
     atomic_claims,
     evidence_lists,
@@ -172,19 +174,21 @@ _LIST_WORDS = terms("include includes including common main usual usually of")
 """Words of a list's heading that say nothing about what is listed."""
 
 
-def _copied_item(claim: str, evidence: str, title: str, unnamed: Callable[[str], str] | None = None) -> Verdict | None:
+def _copied_item(claim: str, evidence: str, title: str, judged: Callable[[str], str] | None = None,
+                 unconditioned: Callable[[str], str] | None = None) -> Verdict | None:
     """Full support, the list's sentence as the span, when ``claim`` is a list heading with items ("Symptoms
     include thirst and weight loss.") and ``evidence`` lists each of those items under a heading that names the
     same thing: the claim's heading has every content word of the list's (at least one), and the list's heading with
     the page's title has every content word of the claim's ("The symptoms can include - Thirst - ..." on the page
-    "Diabetes Type 2" backs "Symptoms of type 2 diabetes include thirst.", not "Diabetes is thirst."). ``unnamed``
-    takes the conditions out of a text; the claim's heading without them need only be named by the list's heading
-    and the title, since the ontology has judged the page's topic ("Symptoms of an underactive thyroid include" on
-    the page "Hypothyroidism"). A heading that names nothing itself ("They may include - ...") names what the
-    sentence before it does ("The symptoms can vary from person to person."); the conditions that sentence names,
-    the claim's heading must name too ("Gestational diabetes often has no symptoms. They may include ..." does not
-    back "Symptoms include thirst"). An item is listed when one of the list's items has all its content words and the same
-    qualifiers ("coughing" from "Coughing, especially at night"; see ``_lists``); None otherwise."""
+    "Diabetes Type 2" backs "Symptoms of type 2 diabetes include thirst.", not "Diabetes is thirst."). ``judged``
+    takes out of a text the conditions the ontology found to be the page's own, which the claim's heading may then
+    name in other words ("Symptoms of an underactive thyroid include" on the page "Hypothyroidism"). A heading that
+    names nothing itself ("They may include - ...") names what the sentence before it opens with ("The symptoms can
+    vary from person to person."), and every condition that sentence names (found by ``unconditioned``, which
+    takes them out), the claim's heading must name too ("Gestational diabetes often has no symptoms. They may
+    include ..." does not back "Symptoms include thirst"). An item is listed when one of the list's items has all
+    its content words and the same qualifiers ("coughing" from "Coughing, especially at night"; see ``_lists``), or,
+    for an item longer than an inline list's, is that item word for word; None otherwise."""
     parsed = list_claim(claim)
     if parsed is None:
         return None
@@ -193,7 +197,7 @@ def _copied_item(claim: str, evidence: str, title: str, unnamed: Callable[[str],
     if not wanted or any(not terms(part) or len(part.split()) > LONGEST_BULLET for part in wanted):
         return None
     needed = terms(head) - _LIST_WORDS
-    bare = terms(unnamed(head)) - _LIST_WORDS if unnamed is not None else needed
+    bare = terms(judged(head)) - _LIST_WORDS if judged is not None else needed
     spans = split_sentences(evidence)
     for start, end, list_head, items in evidence_lists(evidence, spans):
         named = terms(list_head) - _LIST_WORDS
@@ -201,13 +205,20 @@ def _copied_item(claim: str, evidence: str, title: str, unnamed: Callable[[str],
             heading = named <= needed and bare <= named | terms(title)
         else:
             before = [evidence[s:e] for s, e in spans if e <= start][-1:]
-            said = terms(before[0]) if before else set()
-            # the conditions the sentence before names, the claim's heading must name too
-            own = said - terms(unnamed(before[0])) if before and unnamed is not None else set()
-            heading = bool(bare) and bare <= said | terms(title) and own <= needed
-        if heading and all(any(_lists(i, part) for i in items) for part in wanted):
+            opening = terms(" ".join(before[0].split()[:4])) if before else set()
+            own = terms(before[0]) - terms(unconditioned(before[0])) if before and unconditioned is not None else set()
+            heading = bool(bare) and bare <= opening | terms(title) and own <= needed
+        if heading and all(any(_item_of(i, part) for i in items) for part in wanted):
             return Verdict(1.0, start, end)
     return None
+
+
+def _item_of(listed: str, item: str) -> bool:
+    """Whether the list item ``listed`` states ``item``: see ``_lists``; an item longer than an inline list's must be
+    ``listed`` word for word, since its words in another order say something else."""
+    if len(item.split()) > LONGEST_INLINE:
+        return _sentence_key(listed) == _sentence_key(item)
+    return _lists(listed, item)
 
 
 _CAUTIONS = frozenset(["no", "not", "never", "none", "without", "nor", "cannot", "avoid", "avoiding", "except",
@@ -273,6 +284,7 @@ class CheckSession:
         self._numbering: dict[tuple[int, int, int], Citation] = {}
         self._seen: set[str] = set()
         self._bare: dict[tuple[str, bool], str] = {}
+        self._judged_text: dict[tuple[str, int], str] = {}
         self._named: dict[str, set[str]] = {}
         self.out = CheckedAnswer(text="")
         self._kept: list[str] = []
@@ -284,8 +296,9 @@ class CheckSession:
         if not text or text.endswith(":") or key in self._seen or _abstention(text) or not terms(text) - _BARE_ANSWERS:
             return None
         self._seen.add(key)
-        # a sentence one of the passages has word for word is one claim, whatever its commas look like
-        whole = len(key.split()) >= 4 and any(_sentence_key(key) in keys for keys in self._sentence_keys)
+        # a sentence that a passage it cites has word for word is one claim, whatever its commas look like
+        cited = [m - 1 for m in marks if 1 <= m <= len(self.passages)] or range(len(self.passages))
+        whole = len(key.split()) >= 4 and any(_sentence_key(key) in self._sentence_keys[i] for i in cited)
         claims = Claims("single", [text]) if whole else atomic_claims(text)
         backing = self._back_all(claims.claims, marks)
         rebuilt = claims.rebuild([b is not None for b in backing], text)
@@ -355,6 +368,19 @@ class CheckSession:
     def _unconditioned(self, text: str) -> str:
         return self._unnamed(text, conditions=True)
 
+    def _judged(self, text: str, index: int) -> str:
+        """``text`` without the conditions the ontology found to be the passage's own (its focus)."""
+        topic = self.checker.topic
+        if topic is None:
+            return text
+        if (text, index) not in self._judged_text:
+            focus, bare = topic.focus(self.passages[index]), text
+            for concept in sorted(topic.ontology.link(text), key=lambda c: -(c.start or 0)):
+                if concept.start is not None and concept.end is not None and conditions_of([concept], topic.ontology) & focus:
+                    bare = bare[:concept.start] + bare[concept.end:]
+            self._judged_text[(text, index)] = bare
+        return self._judged_text[(text, index)]
+
     def _stated(self, claim: str, index: int) -> str:
         """What the passage has to state: the claim without a leading phrase naming the condition the passage's
         document is about ("With type 1 diabetes, you will need insulin" -> "You will need insulin" against the
@@ -414,7 +440,8 @@ class CheckSession:
         # heading, word for word, is stated by it: no model needed, once the ontology has judged the topic (without
         # conditions the verifier also judges the question's context).
         copied = [(_copied_sentence(claim, self._evidence[i])
-                   or _copied_item(claim, self._evidence[i], self.passages[i].title, self._unconditioned))
+                   or _copied_item(claim, self._evidence[i], self.passages[i].title, partial(self._judged, index=i),
+                                   self._unconditioned))
                   if not question else None for claim, (_, i) in zip(stated, pairs)]
         scored = iter(self.checker.verifier.support(
             [ClaimPair(unhedged(claim), self._evidence[i], question, self.passages[i].title)

@@ -291,6 +291,42 @@ def test_long_list_items_and_sentences_that_look_like_lists_are_copies_too(conce
     assert checker.check(other, [page], question=question, conditions=conditions).abstained and verifier.asked
 
 
+def test_a_pages_list_backs_no_claim_about_another_condition_or_in_another_order(concepts) -> None:  # type: ignore[no-untyped-def]
+    verifier = Refusing()
+    topic = TopicJudge(concepts)
+    checker = CitationChecker(verifier, topic=topic)
+
+    def page(text: str, title: str, focus: str) -> Passage:
+        return Passage(chunk_id=4, doc_id=title, text=text, score=1.0, start=0, end=len(text), title=title,
+                       metadata={"focus": [focus]})
+
+    def refused(claim: str, passage: Passage, question: str) -> bool:
+        verifier.asked.clear()
+        checked = checker.check(claim, [passage], question=question, conditions=topic.conditions(question))
+        return checked.abstained and bool(verifier.asked)  # sent to the model, which refuses everything here
+
+    thyroid = medlineplus("0000498", 1)
+    assert refused("Symptoms of depression include fatigue and weight gain [1].", thyroid,
+                   "What are the symptoms of hypothyroidism?")
+    general = page("Symptoms of diabetes include - Being very thirsty - Urinating often - Blurred vision", "Diabetes",
+                   "DOID:9351")
+    assert refused("Symptoms of gestational diabetes include being very thirsty [1].", general,
+                   "What are the symptoms of gestational diabetes?")
+    flu = page("Flu usually causes mild symptoms, but it can also lead to serious complications. They may include - "
+               "Pneumonia - Bronchitis - Sinus infections", "Flu", "DOID:8469")
+    assert refused("Symptoms of flu include pneumonia [1].", flu, "What are the symptoms of flu?")
+    heart = page("Symptoms of a heart attack include - Chest pain that spreads to your arm, back, neck or jaw - "
+                 "Shortness of breath", "Heart Attack", "DOID:5844")
+    assert refused("Symptoms of a heart attack include pain in your jaw that spreads to your chest [1].", heart,
+                   "What are the symptoms of a heart attack?")
+    acute = page("The symptoms can vary from person to person. They may include - Cough - Mucus - Chest discomfort",
+                 "Acute Bronchitis", "DOID:6132")
+    question = "What are the symptoms of chronic bronchitis?"
+    checked = checker.check("Symptoms of chronic bronchitis include chest discomfort [1].", [acute], question=question,
+                            conditions=topic.conditions(question))
+    assert checked.abstained and checked.off_topic
+
+
 def test_a_list_called_common_is_read_as_the_pages_list_and_not_against_a_rare_one(checker) -> None:  # type: ignore[no-untyped-def]
     asthma = medlineplus("0000065", 3)
     kept = checker.check("Common symptoms of asthma include wheezing and chest tightness [1].", [asthma],

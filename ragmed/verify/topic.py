@@ -99,12 +99,13 @@ class TopicJudge:
             # question is linked to HPO): the title's conditions of the missing ontology stand beside it.
             # Where the stored condition has several equivalents in the other ontology, the title may say which
             # (the acute bronchitis page, stored as the Disease Ontology's bronchitis); otherwise all of them stand.
-            certain, several = self._equivalents(tuple(sorted(c for c in stored if isinstance(c, str))))
+            certain, groups = self._equivalents(tuple(sorted(c for c in stored if isinstance(c, str))))
             focus = set(certain)  # a copy
-            missing = tuple(p for p in CONDITION_PREFIXES if not any(c.startswith(p) for c in focus | several))
+            missing = tuple(p for p in CONDITION_PREFIXES if not any(c.startswith(p) for g in (focus, *groups) for c in g))
             titled = (conditions_of(self.ontology.link(passage.title), self.ontology)
-                      if passage.title and (several or missing) else set())
-            focus |= most_specific(titled & several, self._ancestors) or several
+                      if passage.title and (groups or missing) else set())
+            for group in groups:
+                focus |= most_specific(titled & group, self._ancestors) or group
             if missing:
                 focus |= most_specific({c for c in titled if c.startswith(missing)}, self._ancestors)
             return focus
@@ -112,18 +113,18 @@ class TopicJudge:
                             metadata=dict(passage.metadata))
         return set(document_focus(document, self.ontology))
 
-    def _with_equivalents(self, curies: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
-        """``curies`` with their conditions' equivalents in the other ontology where there is one, and apart the
-        equivalents where there are several."""
-        out, several = set(curies), set()
+    def _with_equivalents(self, curies: tuple[str, ...]) -> tuple[frozenset[str], tuple[frozenset[str], ...]]:
+        """``curies`` with their conditions' equivalents in the other ontology where there is one, and apart, for
+        each condition with several, those several."""
+        out, groups = set(curies), []
         for concept in filter(None, (self.ontology.get(curie) for curie in curies)):
             for prefix in CONDITION_PREFIXES:
                 codes = {code for code in concept.codes.get(prefix.rstrip(":"), []) if code.startswith(prefix)}
                 if len(codes) == 1 or concept.curie.startswith(prefix):
                     out |= codes
-                else:
-                    several |= codes
-        return frozenset(out), frozenset(several)
+                elif codes:
+                    groups.append(frozenset(codes))
+        return frozenset(out), tuple(groups)
 
     def about(self, asked: Iterable[str], focus: Iterable[str]) -> bool | None:
         """True when ``focus`` holds an asked condition (or one above or below it), False when it holds only
@@ -154,9 +155,12 @@ class TopicJudge:
         focus = self.focus(passage)
         if self.about(question, focus) is not False:
             return False
-        # the claim must name the page's condition (or one below it): "your diabetes" on a type 1 page is type 1's
-        named = self.conditions(claim)
-        return not any(n == f or f in self._ancestors(n) for n in named for f in focus)
+        # the claim must name the page's condition (or one below it): "your diabetes" on a type 1 page is type 1's;
+        # a concept that lumps kinds together names none of them where a finer one is at hand ("chronic bronchitis"
+        # does not name the acute bronchitis page's condition, though both are the Disease Ontology's bronchitis)
+        pairs = [(n, f) for n in self.conditions(claim) for f in focus if n.split(":")[0] == f.split(":")[0]]
+        telling = [(n, f) for n, f in pairs if not self._lumps(n) and not self._lumps(f)]
+        return not any(n == f or f in self._ancestors(n) for n, f in telling or pairs)
 
 
 def conditions_of(concepts: Sequence[Concept], ontology: ConceptSource | None = None) -> set[str]:
