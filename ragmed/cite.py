@@ -174,21 +174,18 @@ _LIST_WORDS = terms("include includes including common main usual usually of")
 """Words of a list's heading that say nothing about what is listed."""
 
 
-def _copied_item(claim: str, evidence: str, title: str, judged: Callable[[str], str] | None = None,
-                 unconditioned: Callable[[str], str] | None = None) -> Verdict | None:
+def _copied_item(claim: str, evidence: str, title: str, judged: Callable[[str], str] | None = None) -> Verdict | None:
     """Full support, the list's sentence as the span, when ``claim`` is a list heading with items ("Symptoms
     include thirst and weight loss.") and ``evidence`` lists each of those items under a heading that names the
     same thing: the claim's heading has every content word of the list's (at least one), and the list's heading with
     the page's title has every content word of the claim's ("The symptoms can include - Thirst - ..." on the page
     "Diabetes Type 2" backs "Symptoms of type 2 diabetes include thirst.", not "Diabetes is thirst."). ``judged``
     takes out of a text the conditions the ontology found to be the page's own, which the claim's heading may then
-    name in other words ("Symptoms of an underactive thyroid include" on the page "Hypothyroidism"). A heading that
-    names nothing itself ("They may include - ...") names what the sentence before it opens with ("The symptoms can
-    vary from person to person."), and every condition that sentence names (found by ``unconditioned``, which
-    takes them out), the claim's heading must name too ("Gestational diabetes often has no symptoms. They may
-    include ..." does not back "Symptoms include thirst"). An item is listed when one of the list's items has all
-    its content words and the same qualifiers ("coughing" from "Coughing, especially at night"; see ``_lists``), or,
-    for an item longer than an inline list's, is that item word for word; None otherwise."""
+    name in other words ("Symptoms of an underactive thyroid include" against "Symptoms of hypothyroidism include").
+    A list under a heading that names nothing ("They may include - ...") is left to the model: what "They" stands
+    for is not read here. An item is listed when one of the list's items has all its content words and the same
+    qualifiers ("coughing" from "Coughing, especially at night"; see ``_lists``), or, for an item longer than an
+    inline list's, is that item word for word; None otherwise."""
     parsed = list_claim(claim)
     if parsed is None:
         return None
@@ -201,13 +198,8 @@ def _copied_item(claim: str, evidence: str, title: str, judged: Callable[[str], 
     spans = split_sentences(evidence)
     for start, end, list_head, items in evidence_lists(evidence, spans):
         named = terms(list_head) - _LIST_WORDS
-        if named:
-            heading = named <= needed and bare <= named | terms(title)
-        else:
-            before = [evidence[s:e] for s, e in spans if e <= start][-1:]
-            opening = terms(" ".join(before[0].split()[:4])) if before else set()
-            own = terms(before[0]) - terms(unconditioned(before[0])) if before and unconditioned is not None else set()
-            heading = bool(bare) and bare <= opening | terms(title) and own <= needed
+        own = terms(judged(list_head)) - _LIST_WORDS if judged is not None else named
+        heading = bool(own) and own <= needed | bare and bare <= named | terms(title)
         if heading and all(any(_item_of(i, part) for i in items) for part in wanted):
             return Verdict(1.0, start, end)
     return None
@@ -283,7 +275,7 @@ class CheckSession:
         self._sentence_keys = [{_sentence_key(e[a:b]) for a, b in split_sentences(e)} for e in self._evidence]
         self._numbering: dict[tuple[int, int, int], Citation] = {}
         self._seen: set[str] = set()
-        self._bare: dict[tuple[str, bool], str] = {}
+        self._bare: dict[str, str] = {}
         self._judged_text: dict[tuple[str, int], str] = {}
         self._named: dict[str, set[str]] = {}
         self.out = CheckedAnswer(text="")
@@ -349,24 +341,18 @@ class CheckSession:
             return False
         return True
 
-    def _unnamed(self, text: str, conditions: bool = False) -> str:
+    def _unnamed(self, text: str) -> str:
         """``text`` without the concepts the ontology links in it (the 2 of "type 2 diabetes" is not a number the
-        evidence must hold), or with ``conditions`` without the conditions only (a list heading's condition has
-        been judged by the topic check; "during pregnancy" has not)."""
-        key = (text, conditions)
-        if key not in self._bare:
+        evidence must hold)."""
+        if text not in self._bare:
             bare = text
             topic = self.checker.topic
             if topic is not None:
                 for concept in sorted(topic.ontology.link(text), key=lambda c: -(c.start or 0)):
-                    if concept.start is None or concept.end is None or (conditions and not conditions_of([concept])):
-                        continue
-                    bare = bare[:concept.start] + bare[concept.end:]
-            self._bare[key] = bare
-        return self._bare[key]
-
-    def _unconditioned(self, text: str) -> str:
-        return self._unnamed(text, conditions=True)
+                    if concept.start is not None and concept.end is not None:
+                        bare = bare[:concept.start] + bare[concept.end:]
+            self._bare[text] = bare
+        return self._bare[text]
 
     def _judged(self, text: str, index: int) -> str:
         """``text`` without the conditions the ontology found to be the passage's own (its focus)."""
@@ -376,7 +362,12 @@ class CheckSession:
         if (text, index) not in self._judged_text:
             focus, bare = topic.focus(self.passages[index]), text
             for concept in sorted(topic.ontology.link(text), key=lambda c: -(c.start or 0)):
-                if concept.start is not None and concept.end is not None and conditions_of([concept], topic.ontology) & focus:
+                # where the page's focus has a finer concept, a lumping one ("bronchitis" for "chronic bronchitis"
+                # on the acute bronchitis page) does not make the claim's condition the page's own
+                named = conditions_of([concept], topic.ontology)
+                fine = {f.split(":")[0] for f in focus if not topic.lumps(f)}
+                telling = {c for c in named if not topic.lumps(c) and c.split(":")[0] in fine}
+                if concept.start is not None and concept.end is not None and (telling or named) & focus:
                     bare = bare[:concept.start] + bare[concept.end:]
             self._judged_text[(text, index)] = bare
         return self._judged_text[(text, index)]
@@ -440,8 +431,7 @@ class CheckSession:
         # heading, word for word, is stated by it: no model needed, once the ontology has judged the topic (without
         # conditions the verifier also judges the question's context).
         copied = [(_copied_sentence(claim, self._evidence[i])
-                   or _copied_item(claim, self._evidence[i], self.passages[i].title, partial(self._judged, index=i),
-                                   self._unconditioned))
+                   or _copied_item(claim, self._evidence[i], self.passages[i].title, partial(self._judged, index=i)))
                   if not question else None for claim, (_, i) in zip(stated, pairs)]
         scored = iter(self.checker.verifier.support(
             [ClaimPair(unhedged(claim), self._evidence[i], question, self.passages[i].title)

@@ -133,10 +133,10 @@ class TopicJudge:
         bronchitis, acute and chronic bronchitis) is weighed only where no other pair can be: "chronic bronchitis"
         is not about the acute bronchitis page, though both are the Disease Ontology's bronchitis."""
         pairs = [(q, f) for q in asked for f in focus if q.split(":")[0] == f.split(":")[0]]
-        telling = [(q, f) for q, f in pairs if not self._lumps(q) and not self._lumps(f)]
+        telling = [(q, f) for q, f in pairs if not self.lumps(q) and not self.lumps(f)]
         return any(self.related(q, f) for q, f in telling or pairs) if pairs else None
 
-    def _lumps(self, curie: str) -> bool:
+    def lumps(self, curie: str) -> bool:
         """True when ``curie``'s equivalents in the other ontology are several, one below another."""
         if curie not in self._lumping:
             concept = self.ontology.get(curie)
@@ -159,7 +159,7 @@ class TopicJudge:
         # a concept that lumps kinds together names none of them where a finer one is at hand ("chronic bronchitis"
         # does not name the acute bronchitis page's condition, though both are the Disease Ontology's bronchitis)
         pairs = [(n, f) for n in self.conditions(claim) for f in focus if n.split(":")[0] == f.split(":")[0]]
-        telling = [(n, f) for n, f in pairs if not self._lumps(n) and not self._lumps(f)]
+        telling = [(n, f) for n, f in pairs if not self.lumps(n) and not self.lumps(f)]
         return not any(n == f or f in self._ancestors(n) for n, f in telling or pairs)
 
 
