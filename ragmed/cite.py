@@ -199,7 +199,7 @@ def _copied_item(claim: str, evidence: str, title: str, judged: Callable[[str], 
     for start, end, list_head, items in evidence_lists(evidence, spans):
         named = terms(list_head) - _LIST_WORDS
         own = terms(judged(list_head)) - _LIST_WORDS if judged is not None else named
-        heading = bool(own) and own <= needed | bare and bare <= named | terms(title)
+        heading = bool(own) and own <= needed and bare <= named | terms(title)
         if heading and all(any(_item_of(i, part) for i in items) for part in wanted):
             return Verdict(1.0, start, end)
     return None
