@@ -4,7 +4,8 @@ For each question, five passages are retrieved from an index and a five-sentence
 a small model writes one: evidence sentences, some cited with the wrong number, one list sentence, one
 sentence no passage states. With ``--generator llamacpp`` Gemma writes the drafts instead (slower to set
 up, same measurement). Only the check is timed (retrieval and generation are not), one answer at a time,
-after a warm-up; the script prints p50/p95 per backend.
+after a warm-up; the script prints p50/p95 per backend, per answer and per sentence, and of five-sentence
+answers made of sentences drawn at random from the drafts (Gemma's drafts are often shorter than five).
 
     python bench/verifier_latency.py --index starter
     python bench/verifier_latency.py --backend trained --backend lexical --generator llamacpp
@@ -76,7 +77,7 @@ def main() -> None:
             passages = prompt.passages
         else:
             answer = composed_answer(passages, rng)
-        cases.append((question, passages, answer, conditions_of(expanded.concepts)))
+        cases.append((question, passages, answer, conditions_of(expanded.concepts, engine.ontology)))
     sentences = statistics.mean(len(sentences_of(a)) for _, _, a, _ in cases)
     print(f"{len(cases)} answers, {sentences:.1f} sentences each on average, "
           f"{'Gemma drafts' if gen else 'composed from the evidence'}")
@@ -93,9 +94,24 @@ def main() -> None:
                 started = time.perf_counter()
                 checker.check(answer, passages, question, conditions)
                 times.append(1000 * (time.perf_counter() - started))
-        times.sort()
-        p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
-        print(f"{backend:9} {verifier_settings.runtime if backend != 'lexical' else '':5} check per answer: p50 {statistics.median(times):.1f} ms, p95 {p95:.1f} ms ({len(times)} checks)")
+        print(f"{backend:9} {verifier_settings.runtime if backend != 'lexical' else '':5} check per answer: "
+              f"{_p50_p95(times)} ({len(times)} checks)")
+        # Each sentence timed on its own, then five drawn at random (with replacement) make one five-sentence answer.
+        per_sentence = []
+        for _ in range(args.repeat):
+            for question, passages, answer, conditions in cases:
+                session = checker.session(passages, question, conditions)
+                for sentence in sentences_of(answer):
+                    started = time.perf_counter()
+                    session.add(sentence)
+                    per_sentence.append(1000 * (time.perf_counter() - started))
+        five = [sum(rng.choice(per_sentence) for _ in range(5)) for _ in range(2000)]
+        print(f"{'':15} per sentence: {_p50_p95(per_sentence)}; five sentences drawn from them: {_p50_p95(five)}")
+
+
+def _p50_p95(times: list[float]) -> str:
+    ordered = sorted(times)
+    return f"p50 {statistics.median(ordered):.1f} ms, p95 {ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]:.1f} ms"
 
 
 if __name__ == "__main__":

@@ -113,7 +113,8 @@ class CitationChecker:
         verifier: scores claims against evidence.
         threshold: support probability a claim needs (the default is the shipped verifier's, as in settings).
         topic: the ontology topic check (off when None).
-        alternatives: other passages a claim is tried against when its citation does not state it.
+        alternatives: other passages a claim is tried against when its citation does not state it; for a claim
+            citing nothing, the passages it is tried against (at least one).
     """
 
     def __init__(self, verifier: Verifier, threshold: float = 0.6, topic: TopicJudge | None = None,
@@ -183,7 +184,8 @@ def _copied_item(claim: str, evidence: str, title: str, judged: Callable[[str], 
     takes out of a text the conditions the ontology found to be the page's own, which the claim's heading may then
     name in other words ("Symptoms of an underactive thyroid include" against "Symptoms of hypothyroidism include").
     A list under a heading that names nothing ("They may include - ...") is left to the model: what "They" stands
-    for is not read here. An item is listed when one of the list's items has all its content words and the same
+    for is not read here. Both headings have the same negations, cautions and time words ("Signs that it is not the flu
+    include" and "Problems after a stroke include" back no "Signs of flu include", "Problems of a stroke include"). An item is listed when one of the list's items has all its content words and the same
     qualifiers ("coughing" from "Coughing, especially at night"; see ``_lists``), or, for an item longer than an
     inline list's, is that item word for word; None otherwise."""
     parsed = list_claim(claim)
@@ -195,11 +197,13 @@ def _copied_item(claim: str, evidence: str, title: str, judged: Callable[[str], 
         return None
     needed = terms(head) - _LIST_WORDS
     bare = terms(judged(head)) - _LIST_WORDS if judged is not None else needed
+    cautions = _HEADING_QUALIFIERS & set(words(head))
     spans = split_sentences(evidence)
     for start, end, list_head, items in evidence_lists(evidence, spans):
         named = terms(list_head) - _LIST_WORDS
         own = terms(judged(list_head)) - _LIST_WORDS if judged is not None else named
-        heading = bool(own) and own <= needed and bare <= named | terms(title)
+        heading = (bool(own) and own <= needed and bare <= named | terms(title)
+                   and _HEADING_QUALIFIERS & set(words(list_head)) == cautions)
         if heading and all(any(_item_of(i, part) for i in items) for part in wanted):
             return Verdict(1.0, start, end)
     return None
@@ -221,6 +225,10 @@ _QUALIFIERS = _CAUTIONS | frozenset([
     "four", "five", "six", "seven", "eight", "nine", "ten", "once", "twice"])
 """Negation and caution words an item may not drop; with direction, comparison and count words, words it may not
 add."""
+_HEADING_QUALIFIERS = _CAUTIONS | frozenset([
+    "before", "after", "during", "until", "since", "against", "neither", "than", "over", "under", "more", "less",
+    "fewer", "higher", "lower", "increase", "increased", "decrease", "decreased", "first", "last", "early", "late"])
+"""Words two list headings must share to name the same list: negations, cautions, time, direction and comparison."""
 
 
 def _lists(listed: str, item: str) -> bool:
@@ -315,20 +323,31 @@ class CheckSession:
         others; a passage about the asked condition is preferred to one that only qualifies because the claim
         names its condition."""
         cited = [m - 1 for m in marks if 1 <= m <= len(self.passages)]
-        found = self._best_backing([(c, cited) for c in claims])
+        # An unmarked claim is first read against one passage, as if it cited it: the likeliest about what was asked.
+        first = [cited or self._likeliest(c, [], asked_first=True)[:1] for c in claims]
+        found = self._best_backing(list(zip(claims, first)))
         retry = [i for i, b in enumerate(found) if b is None or not self._on_focus(b.passage)]
         if retry:
             requests = []
             for i in retry:
-                claim_terms = terms(claims[i])
-                others = sorted((j for j in range(len(self.passages)) if j not in cited and self._usable(claims[i], j)),
-                                key=lambda j: -len(claim_terms & terms(self._evidence[j])))
-                requests.append((claims[i], others[: self.checker.alternatives]))
+                others = self._likeliest(claims[i], first[i])
+                requests.append((claims[i], others[: max(0, self.checker.alternatives - (0 if cited else len(first[i])))]))
             for i, backing in zip(retry, self._best_backing(requests)):
                 current = found[i]
                 if backing is not None and (current is None or self._on_focus(backing.passage)):
                     found[i] = backing
         return found
+
+    def _likeliest(self, claim: str, tried: list[int], asked_first: bool = False) -> list[int]:
+        """The passages not yet ``tried`` that may back ``claim``, those sharing most of its words first (with
+        ``asked_first``, those about exactly the asked condition before them)."""
+        claim_terms, topic = terms(claim), self.checker.topic
+
+        def asked(j: int) -> bool:
+            return asked_first and topic is not None and bool(self.conditions & topic.focus(self.passages[j]))
+
+        return sorted((j for j in range(len(self.passages)) if j not in tried and self._usable(claim, j)),
+                      key=lambda j: (not asked(j), -len(claim_terms & terms(self._evidence[j]))))
 
     def _usable(self, claim: str, index: int, count: bool = False) -> bool:
         """Whether a passage may back ``claim`` at all: it holds the claim's numbers (those naming a condition,

@@ -140,6 +140,21 @@ def test_list_items_and_clauses_are_claims_of_their_own() -> None:
         "Symptoms include - Wheezing - Pain when I breathe in deeply."]
 
 
+def test_a_list_keeps_the_words_that_say_what_it_lists() -> None:
+    # the items of "is based on" are what it is based on, not what it is
+    based = atomic_claims("The diagnosis of asthma is based on your history, an examination and lung function tests.")
+    assert based.claims == ["The diagnosis of asthma is based on your history.",
+                            "The diagnosis of asthma is based on an examination.",
+                            "The diagnosis of asthma is based on lung function tests."]
+    assert based.rebuild([False, True, False], "x") == "The diagnosis of asthma is based on an examination."
+    # examples inside an opening "If ..." clause are not the sentence's statement: it is one claim
+    call = "If you have symptoms of flu, such as fever, chest pain, or confusion, call 911 immediately."
+    assert atomic_claims(call).claims == [call]
+    # a bulleted list is headed by all that its list word ends, whatever commas come before
+    assert atomic_claims("Signs that it is not the flu, but a cold, include - Rash - Sneezing - Ear pain.").claims[0] == (
+        "Signs that it is not the flu, but a cold, include rash.")
+
+
 @pytest.mark.integration
 def test_a_document_focus_comes_from_its_cuis_and_stays_specific(concepts) -> None:  # type: ignore[no-untyped-def]
     type1 = Document(id="t1", source="medquad", title="What is (are) Diabetes Type 1 ?", text="x",

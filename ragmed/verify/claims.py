@@ -17,6 +17,17 @@ from typing import Literal
 
 _LIST_HEAD = re.compile(r"(\b(?:include|includes|including|such as|are|is|can be|may be)\b|:)\s+", re.IGNORECASE)
 _BULLETS = re.compile(r"\s+[-\u2022*]\s+")
+_COPULAS = ("are", "is", "can be", "may be")
+# a past participle and its preposition after "is" that open a list: "based on", "caused by", "spread through"
+_VERB_PHRASE = re.compile(r"(?:\w+ly\s+)?(?:based|caused|spread|transmitted|passed|carried|diagnosed|treated|managed|"
+                          r"controlled|prevented|confirmed|measured|found|made|linked|associated|characterized|"
+                          r"characterised|marked|triggered|affected|used|given|known|seen|followed)\s+"
+                          r"(?:on|by|with|in|to|from|through|for|as|of|at|into)\s+", re.IGNORECASE)
+# a sentence opening with a subordinate clause ("If you have ..., such as ..., call ...")
+_OPENING_CLAUSE = re.compile(r"^\s*(?:if|when|whenever|although|though|because|since|unless|while|once|after|before)\b",
+                             re.IGNORECASE)
+# a list heading's last words: what a bulleted list after them lists
+_INTRODUCED = re.compile(r"(?:\b(?:include|includes|including|such as|are|is|can be|may be)|:)\s*$", re.IGNORECASE)
 _ITEM_SPLIT = re.compile(r"\s+-\s+|(?:(?<!\d),(?!\d)|;)\s*(?:and\s+|or\s+)?|\s+(?:and|or)\s+")
 _CLAUSE_SPLIT = re.compile(r";\s+|,\s+but\s+|,\s+whereas\s+|,\s+while\s+")
 # inside the last item of a bulleted list: a capitalised word after a lowercase one, three or more words before the end
@@ -43,17 +54,25 @@ LONGEST_BULLET, LONGEST_INLINE = 14, 8
 
 
 def list_items(sentence: str) -> tuple[str, list[str], str] | None:
-    """Split a list sentence into its header, items and final punctuation, or None if it has no list."""
+    """Split a list sentence into its header, items and final punctuation, or None if it has no list. A bulleted
+    list's header is all that comes before the first bullet when a list word ends it or no inline list opens before it
+    ("Signs that it is not the flu, but a cold, include - Rash - ..." is headed by all of "Signs ... include")."""
     body = sentence.rstrip()
     end = body[-1] if body and body[-1] in ".!?" else ""
     body = body[:-1] if end else body
     m = _LIST_HEAD.search(body)
     bullets = _BULLETS.search(body)
-    if bullets is not None and (m is None or bullets.start() < m.end()):
+    if bullets is not None and (m is None or bullets.start() < m.end() or _INTRODUCED.search(body[:bullets.start()])
+                                or not _ITEM_SPLIT.search(body[m.end():bullets.start()])):
         head, rest = body[:bullets.start()] + " ", body[bullets.start():]
         items = [i.strip(" -;\u2022*") for i in _BULLETS.split(rest) if i.strip(" -;\u2022*")]
     elif m is not None:
+        if _OPENING_CLAUSE.match(body) and m.group(1).lower() in ("such as", "including"):
+            return None  # examples inside an opening "If ..." clause: the sentence's own statement comes after them
         head, rest = body[:m.end()], body[m.end():]
+        verb = _VERB_PHRASE.match(rest) if m.group(1).lower() in _COPULAS else None
+        if verb is not None:  # "is based on A, B and C" lists A, B and C
+            head, rest = head + verb.group(0), rest[verb.end():]
         items = split_items(rest)
     else:
         return None
