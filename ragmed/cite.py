@@ -186,8 +186,9 @@ def _copied_item(claim: str, evidence: str, title: str, judged: Callable[[str], 
     A list under a heading that names nothing ("They may include - ...") is left to the model: what "They" stands
     for is not read here. Both headings have the same negations, cautions and time words ("Signs that it is not the flu
     include" and "Problems after a stroke include" back no "Signs of flu include", "Problems of a stroke include").
-    An item is listed when one of the list's items has all its content words and the same qualifiers ("coughing" from "Coughing, especially at night"; see ``_lists``), or, for an item longer than an
-    inline list's, is that item word for word; None otherwise."""
+    An item is listed when one of the list's items has all its content words and the same qualifiers ("coughing"
+    from "Coughing, especially at night"; see ``_lists``), or, for an item longer than an inline list's, is that item
+    word for word; None otherwise."""
     parsed = list_claim(claim)
     if parsed is None:
         return None
