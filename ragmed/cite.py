@@ -282,6 +282,8 @@ class CheckSession:
         self.checker, self.passages, self.question, self.conditions = checker, passages, question, conditions
         self._evidence = [_evidence(p) for p in passages]
         self._sentence_keys = [{_sentence_key(e[a:b]) for a, b in split_sentences(e)} for e in self._evidence]
+        self._evidence_terms = [terms(e) for e in self._evidence]
+        self._focus: dict[int, set[str]] = {}
         self._numbering: dict[tuple[int, int, int], Citation] = {}
         self._seen: set[str] = set()
         self._bare: dict[str, str] = {}
@@ -345,10 +347,17 @@ class CheckSession:
         claim_terms, topic = terms(claim), self.checker.topic
 
         def asked(j: int) -> bool:
-            return asked_first and topic is not None and bool(self.conditions & topic.focus(self.passages[j]))
+            return asked_first and topic is not None and bool(self.conditions & self._focus_of(j))
 
         return sorted((j for j in range(len(self.passages)) if j not in tried and self._usable(claim, j)),
-                      key=lambda j: (not asked(j), -len(claim_terms & terms(self._evidence[j]))))
+                      key=lambda j: (not asked(j), -len(claim_terms & self._evidence_terms[j])))
+
+    def _focus_of(self, index: int) -> set[str]:
+        """The conditions passage ``index``'s document is about (``TopicJudge.focus``), found once per answer."""
+        if index not in self._focus:
+            topic = self.checker.topic
+            self._focus[index] = topic.focus(self.passages[index]) if topic is not None else set()
+        return self._focus[index]
 
     def _usable(self, claim: str, index: int, count: bool = False) -> bool:
         """Whether a passage may back ``claim`` at all: it holds the claim's numbers (those naming a condition,
@@ -380,12 +389,12 @@ class CheckSession:
         if topic is None:
             return text
         if (text, index) not in self._judged_text:
-            focus, bare = topic.focus(self.passages[index]), text
+            focus, bare = self._focus_of(index), text
+            # where the page's focus has a finer concept, a lumping one ("bronchitis" for "chronic bronchitis" on
+            # the acute bronchitis page) does not make the claim's condition the page's own
+            fine = {f.split(":")[0] for f in focus if not topic.lumps(f)}
             for concept in sorted(topic.ontology.link(text), key=lambda c: -(c.start or 0)):
-                # where the page's focus has a finer concept, a lumping one ("bronchitis" for "chronic bronchitis"
-                # on the acute bronchitis page) does not make the claim's condition the page's own
                 named = conditions_of([concept], topic.ontology)
-                fine = {f.split(":")[0] for f in focus if not topic.lumps(f)}
                 telling = {c for c in named if not topic.lumps(c) and c.split(":")[0] in fine}
                 if concept.start is not None and concept.end is not None and (telling or named) & focus:
                     bare = bare[:concept.start] + bare[concept.end:]
@@ -403,7 +412,7 @@ class CheckSession:
         if match is None:
             return claim
         named = {c.curie for c in topic.ontology.link(match.group(0))}
-        focus = topic.focus(self.passages[index])
+        focus = self._focus_of(index)
         if not named or not focus or not any(topic.related(n, f) for n in named for f in focus):
             return claim
         rest = claim[match.end():].lstrip()
@@ -420,7 +429,7 @@ class CheckSession:
         named = self._named[claim]
         if not named:
             return False
-        backed = topic.named(window) | topic.focus(self.passages[index])
+        backed = topic.named(window) | self._focus_of(index)
         return any(not any(topic.related(n, b) for b in backed) for n in named)
 
     def _misquotes(self, claim: str, index: int) -> bool:
@@ -434,7 +443,7 @@ class CheckSession:
         topic = self.checker.topic
         if topic is None or not self.conditions:
             return True
-        return topic.about(self.conditions, topic.focus(self.passages[index])) is not False
+        return topic.about(self.conditions, self._focus_of(index)) is not False
 
     def _best_backing(self, requests: list[tuple[str, list[int]]]) -> list[_Backing | None]:
         """One verifier call for every (claim, candidate passage) pair; the best backing of each claim, passages

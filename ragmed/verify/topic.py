@@ -133,8 +133,11 @@ class TopicJudge:
         bronchitis, acute and chronic bronchitis) is weighed only where no other pair can be: "chronic bronchitis"
         is not about the acute bronchitis page, though both are the Disease Ontology's bronchitis."""
         pairs = [(q, f) for q in asked for f in focus if q.split(":")[0] == f.split(":")[0]]
-        telling = [(q, f) for q, f in pairs if not self.lumps(q) and not self.lumps(f)]
-        return any(self.related(q, f) for q, f in telling or pairs) if pairs else None
+        return any(self.related(q, f) for q, f in self._telling(pairs)) if pairs else None
+
+    def _telling(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The pairs in which neither concept lumps kinds together, or all of them when there are none."""
+        return [(a, b) for a, b in pairs if not self.lumps(a) and not self.lumps(b)] or pairs
 
     def lumps(self, curie: str) -> bool:
         """True when ``curie``'s equivalents in the other ontology are several, one below another."""
@@ -159,8 +162,7 @@ class TopicJudge:
         # a concept that lumps kinds together names none of them where a finer one is at hand ("chronic bronchitis"
         # does not name the acute bronchitis page's condition, though both are the Disease Ontology's bronchitis)
         pairs = [(n, f) for n in self.conditions(claim) for f in focus if n.split(":")[0] == f.split(":")[0]]
-        telling = [(n, f) for n, f in pairs if not self.lumps(n) and not self.lumps(f)]
-        return not any(n == f or f in self._ancestors(n) for n, f in telling or pairs)
+        return not any(n == f or f in self._ancestors(n) for n, f in self._telling(pairs))
 
 
 def conditions_of(concepts: Sequence[Concept], ontology: ConceptSource | None = None) -> set[str]:
