@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from ragmed.safety import looks_like_injection
-from ragmed.text import split_sentences, words
+from ragmed.text import points_back, split_sentences, words
 from ragmed.types import AnswerSentence, Citation, Passage
 from ragmed.verify.base import ClaimPair, Verdict, Verifier
 from ragmed.verify.claims import (
@@ -365,10 +365,24 @@ class CheckSession:
         topic = self.checker.topic
         if missing_numbers(self._unnamed(claim), self._evidence[index]):
             return False
-        if topic is not None and self.conditions and topic.off_topic(self.conditions, self.passages[index], claim):
+        if topic is not None and self.conditions and (topic.off_topic(self.conditions, self.passages[index], claim)
+                                                       or self._borrowed(claim, index)):
             self.out.off_topic += count
             return False
         return True
+
+    def _borrowed(self, claim: str, index: int) -> bool:
+        """True when ``claim`` points back ("It ...", "If you do, ...") on a page about a kind of the asked
+        condition, and neither it nor the sentence before it in the answer names that kind: on the type 1 diabetes
+        page "If you do, you will need insulin for the rest of your life" is said of type 1, which an answer about
+        diabetes in children would state of all diabetes."""
+        topic = self.checker.topic
+        if topic is None or not points_back(claim):
+            return False
+        focus = self._focus_of(index)
+        if not topic.narrower(self.conditions, focus):
+            return False
+        return not topic.names(claim, focus) and not (self._kept and topic.names(self._kept[-1], focus))
 
     def _unnamed(self, text: str) -> str:
         """``text`` without the concepts the ontology links in it (the 2 of "type 2 diabetes" is not a number the
@@ -436,7 +450,8 @@ class CheckSession:
         """True when the claim copies a sentence of the passage but changes what it says (``misquote``)."""
         topic = self.checker.topic
         return misquote(claim, self._evidence[index], topic.named if topic is not None else None,
-                        self.passages[index].title) is not None
+                        self.passages[index].title,
+                        (lambda text: {c.curie for c in topic.ontology.link(text)}) if topic is not None else None) is not None
 
     def _on_focus(self, index: int) -> bool:
         """True when the passage is about the question's conditions (or nothing says otherwise)."""

@@ -219,7 +219,7 @@ class VerifierSettings(_Section):
     candidates: int = Field(2, description="Evidence windows per claim scored by the cross-encoder.", gt=0)
     sure: float | None = Field(0.9, description="A window scoring at least this settles its claim: the claim's other "
                                "windows are not scored (none: score every window).", gt=0, le=1)
-    min_overlap: float = Field(0.4, description="A window (with its document's title) holding less than this share of "
+    min_overlap: float = Field(0.5, description="A window (with its document's title) holding less than this share of "
                                "the claim's stemmed content words is not read by the cross-encoder: it does not "
                                "state the claim (0: read every window).", ge=0, le=1)
     max_length: int = Field(192, description="Longest claim-evidence pair in word pieces.", gt=16)

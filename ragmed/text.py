@@ -61,6 +61,22 @@ def _append(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> No
         spans.append((s, e))
 
 
+_POINTS_BACK = re.compile(r"^\W*(?:this|these|it|its|they|their|that|those|such|both|either"
+                          r"|if (?:so|not|you do|they do|it does|(?:you|they) (?:have|get|got) (?:it|them|one))"
+                          r"|when it does)\b", re.IGNORECASE)
+
+
+def points_back(sentence: str) -> bool:
+    """Whether ``sentence`` opens by pointing back at something said before it ("It causes ...", "This can
+    lead to ...", "If you do, ..."): read alone, it does not say what it is about.
+
+    Example:
+        >>> points_back("If you do, you will need insulin."), points_back("Insulin is a hormone.")
+        (True, False)
+    """
+    return _POINTS_BACK.match(sentence) is not None
+
+
 def words(text: str) -> list[str]:
     """Lower-cased word and number tokens of ``text``."""
     return [w.lower() for w in _WORD.findall(text)]

@@ -216,6 +216,25 @@ def test_a_claim_that_names_the_other_condition_may_cite_its_page(verifier, conc
     assert checked.citations[0].doc_id == diabetes_pages[1].doc_id
 
 
+def test_a_sentence_pointing_back_on_a_page_about_one_kind_of_the_asked_condition_is_that_kinds(verifier, concepts, diabetes_pages) -> None:  # type: ignore[no-untyped-def]
+    topic = TopicJudge(concepts)
+    checker = CitationChecker(verifier, topic=topic)
+    question = "What are the signs of diabetes in children and teens?"  # diabetes, of which type 1 is one kind
+    conditions = topic.conditions(question)
+    insulin = "If you do, you will need to take insulin for the rest of your life [2]."
+    checked = checker.check(f"A blood test can show if you have diabetes [2]. {insulin}", diabetes_pages,
+                            question=question, conditions=conditions)
+    assert "A blood test can show" in checked.text and "insulin" not in checked.text
+    assert checked.off_topic >= 1
+    # Said of type 1 by name, or right after a sentence naming it, it is the page's own and reads as such.
+    named = checker.check("With type 1 diabetes, you will need to take insulin for the rest of your life [2].",
+                          diabetes_pages, question=question, conditions=conditions)
+    assert "insulin" in named.text
+    after = checker.check(f"Type 1 diabetes happens most often in children and young adults [2]. {insulin}",
+                          diabetes_pages, question=question, conditions=conditions)
+    assert "insulin for the rest of your life" in after.text
+
+
 def test_list_items_only_another_page_has_are_dropped(checker) -> None:  # type: ignore[no-untyped-def]
     text = ("Symptoms of gout include pain, swelling and redness in the big toe. Attacks often start at night. "
             "Gout is treated with anti-inflammatory medicines.")

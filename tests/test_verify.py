@@ -435,6 +435,11 @@ def test_a_claim_that_copies_a_sentence_but_changes_its_meaning_is_a_misquote(co
     listing = "Symptoms include - Fever - Headache - Not wanting to eat - Tiredness"
     assert misquote("Symptoms include tiredness.", listing, named) is None
     assert misquote("It usually appears in a band around the waist.", evidence, named) is None
+    # Another subject the evidence never mentions put into a copied sentence is a misquote; a synonym of its own
+    # subject (the ontology links both to one concept) is not.
+    linked = lambda text: {c.curie for c in concepts.link(text)}  # noqa: E731
+    assert misquote("Lyme disease causes a painful rash on one side of the body.", evidence, named, "", linked)
+    assert misquote("Herpes zoster causes a painful rash on one side of the body.", evidence, named, "", linked) is None
 
 
 @pytest.mark.integration

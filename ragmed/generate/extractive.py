@@ -17,7 +17,7 @@ import numpy as np
 
 from ragmed.cite import ABSTAIN
 from ragmed.safety import looks_like_injection
-from ragmed.text import split_sentences, words
+from ragmed.text import points_back, split_sentences, words
 from ragmed.types import Answer, AnswerSentence, Citation, Passage
 from ragmed.verify.lexical import Encoder, terms
 
@@ -25,7 +25,6 @@ _QUESTION = re.compile(r"\?\s*$")
 _AIM = re.compile(r"^\W*(to (assess|determine|evaluate|examine|investigate|compare|test|study|describe|identify)\b|"
                   r"(the|our|this) (aim|purpose|objective|goal)s?\b|we (aimed|sought|hypothesi[sz]ed|asked)|"
                   r"this study (aimed|sought)|(background|objectives?|purpose|aims?)\s*:)", re.IGNORECASE)
-_POINTER = re.compile(r"^\W*(this|these|it|its|they|their|that|those|such|both|either)\b", re.IGNORECASE)
 _CREDIT = re.compile(r"^\W*(NIH|CDC|source|from|adapted from)\s*:", re.IGNORECASE)
 
 
@@ -43,7 +42,7 @@ def quotable(sentence: str, title: str = "") -> bool:
     aim, credit line, instruction, or a sentence pointing back to something it does not name."""
     norm = " ".join(words(sentence))
     return (len(words(sentence)) >= 5 and norm != " ".join(words(title)) and not _QUESTION.search(sentence)
-            and not _AIM.match(sentence) and not _POINTER.match(sentence) and not _CREDIT.match(sentence)
+            and not _AIM.match(sentence) and not points_back(sentence) and not _CREDIT.match(sentence)
             and not looks_like_injection(sentence))
 
 

@@ -150,7 +150,8 @@ def _same_negation(was: Sequence[str], now: Sequence[str]) -> bool:
     return False
 
 
-def misquote(claim: str, evidence: str, named: Callable[[str], set[str]] | None = None, title: str = "") -> str | None:
+def misquote(claim: str, evidence: str, named: Callable[[str], set[str]] | None = None, title: str = "",
+             concepts: Callable[[str], set[str]] | None = None) -> str | None:
     """How ``claim`` misquotes the evidence sentence it copies, or None.
 
     A claim that repeats most of one evidence sentence (60% of its words, in order) but changes what it says
@@ -158,7 +159,11 @@ def misquote(claim: str, evidence: str, named: Callable[[str], set[str]] | None 
     excludes it (``CONTRASTS``: "late" for "early", "positive" for "negative"), or a condition put in place of
     the sentence's words that another part of the evidence names ("scarring" where the sentence says
     "interstitial lung diseases"; ``named`` links conditions, and the condition the document is about, named in
-    ``title``, may stand in for a word). Rewording that keeps the meaning (a pronoun resolved, a synonym) passes.
+    ``title``, may stand in for a word), or a phrase of two or more words that neither the evidence nor its title
+    uses put in place of the sentence's words, naming nothing the evidence names (``concepts`` links any ontology's
+    concepts): "The best way to prevent carbon monoxide poisoning is to limit your exposure" against "The best way
+    to prevent inhalation injuries is to limit your exposure". Rewording that keeps the meaning (a pronoun resolved,
+    a synonym the ontology knows) passes.
     """
     said = [t.lower() for t in _TOKEN.findall(claim)]
     if len(said) < 4:
@@ -195,6 +200,11 @@ def misquote(claim: str, evidence: str, named: Callable[[str], set[str]] | None 
             if (named is not None and stem(word) in everywhere and set(was) - _STOP
                     and named(" ".join(now)) - named(" ".join(was)) - named(title)):
                 return f"condition swapped: {' '.join(was)} -> {' '.join(now)}"
+        new = [w for w in now if w not in _STOP and not w[0].isdigit()]
+        if (len(new) >= 2 and set(was) - _STOP and concepts is not None
+                and not {stem(w) for w in new} & (everywhere | {stem(t) for t in _TOKEN.findall(title.lower())})
+                and not concepts(" ".join(now)) & concepts(evidence + " " + title)):
+            return f"subject swapped: {' '.join(was)} -> {' '.join(now)}"
     return None
 
 

@@ -135,6 +135,19 @@ class TopicJudge:
         pairs = [(q, f) for q in asked for f in focus if q.split(":")[0] == f.split(":")[0]]
         return any(self.related(q, f) for q, f in self._telling(pairs)) if pairs else None
 
+    def narrower(self, asked: Iterable[str], focus: Iterable[str]) -> bool:
+        """True when ``focus`` is about a kind of an asked condition and never about an asked condition itself or
+        one above it: the type 1 diabetes page under a question about diabetes."""
+        pairs = self._telling([(q, f) for q in asked for f in focus if q.split(":")[0] == f.split(":")[0]])
+        related = [(q, f) for q, f in pairs if self.related(q, f)]
+        return bool(related) and all(q != f and q in self._ancestors(f) for q, f in related)
+
+    def names(self, claim: str, focus: Iterable[str]) -> bool:
+        """True when ``claim`` names a condition of ``focus`` (or one below it): "your diabetes" does not name the
+        type 1 page's condition, "type 1 diabetes" does."""
+        pairs = [(n, f) for n in self.conditions(claim) for f in focus if n.split(":")[0] == f.split(":")[0]]
+        return any(n == f or f in self._ancestors(n) for n, f in self._telling(pairs))
+
     def _telling(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """The pairs in which neither concept lumps kinds together, or all of them when there are none."""
         return [(a, b) for a, b in pairs if not self.lumps(a) and not self.lumps(b)] or pairs
@@ -161,8 +174,7 @@ class TopicJudge:
         # the claim must name the page's condition (or one below it): "your diabetes" on a type 1 page is type 1's;
         # a concept that lumps kinds together names none of them where a finer one is at hand ("chronic bronchitis"
         # does not name the acute bronchitis page's condition, though both are the Disease Ontology's bronchitis)
-        pairs = [(n, f) for n in self.conditions(claim) for f in focus if n.split(":")[0] == f.split(":")[0]]
-        return not any(n == f or f in self._ancestors(n) for n, f in self._telling(pairs))
+        return not self.names(claim, focus)
 
 
 def conditions_of(concepts: Sequence[Concept], ontology: ConceptSource | None = None) -> set[str]:
