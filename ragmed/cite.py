@@ -266,6 +266,13 @@ def contradicts(claim: str, window: str) -> bool:
     return contrast_conflict(claim, window) is not None
 
 
+def _closest(claim: str, window: str) -> str:
+    """The sentence of ``window`` sharing most content words with ``claim`` (the first on ties)."""
+    claim_terms = terms(claim)
+    sentences = [window[a:b] for a, b in split_sentences(window)] or [window]
+    return max(sentences, key=lambda sentence: len(claim_terms & terms(sentence)))
+
+
 def _evidence(passage: Passage) -> str:
     """The passage text with instruction-like sentences blanked (same length, so spans stay valid)."""
     text = passage.text
@@ -371,13 +378,14 @@ class CheckSession:
             return False
         return True
 
-    def _borrowed(self, claim: str, index: int) -> bool:
-        """True when ``claim`` points back ("It ...", "If you do, ...") on a page about a kind of the asked
-        condition, and neither it nor the sentence before it in the answer names that kind: on the type 1 diabetes
-        page "If you do, you will need insulin for the rest of your life" is said of type 1, which an answer about
-        diabetes in children would state of all diabetes."""
+    def _borrowed(self, claim: str, index: int, said: str = "") -> bool:
+        """True when ``claim``, or ``said`` (the passage's sentence that states it), points back ("It ...", "If
+        you do, ...") on a page about a kind of the asked condition, and neither the claim nor the sentence before
+        it in the answer names that kind: on the type 1 diabetes page "If you do, you will need insulin for the
+        rest of your life" is said of type 1, which an answer about diabetes in children would state of all
+        diabetes, however it is reworded ("If you have diabetes, you will need insulin ...")."""
         topic = self.checker.topic
-        if topic is None or not points_back(claim):
+        if topic is None or not self.conditions or not (points_back(claim) or points_back(said)):
             return False
         focus = self._focus_of(index)
         if not topic.narrower(self.conditions, focus):
@@ -487,7 +495,7 @@ class CheckSession:
                 continue
             window = self._evidence[i][verdict.start:verdict.end]
             if (contradicts(requests[r][0], window) or self._names_other_condition(requests[r][0], i, window)
-                    or self._misquotes(requests[r][0], i)):
+                    or self._misquotes(requests[r][0], i) or self._borrowed(requests[r][0], i, _closest(requests[r][0], window))):
                 continue
             current = best[r]
             rank = (self._on_focus(i), verdict.probability)

@@ -61,9 +61,9 @@ def _append(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> No
         spans.append((s, e))
 
 
-_POINTS_BACK = re.compile(r"^\W*(?:this|these|it|its|they|their|that|those|such|both|either"
-                          r"|if (?:so|not|you do|they do|it does|(?:you|they) (?:have|get|got) (?:it|them|one))"
-                          r"|when it does)\b", re.IGNORECASE)
+_POINTS_BACK = re.compile(r"^\W*(?:this|these(?! days)|it|its|they|their|that|those(?! (?:with|who|whose|at|in|on|taking))"
+                          r"|such|both|either|if (?:so|not(?=\s*,)|you do|they do|it does"
+                          r"|(?:you|they) (?:have|get|got|had) (?:it|them|one)\b(?! of))|when it does)\b", re.IGNORECASE)
 
 
 def points_back(sentence: str) -> bool:

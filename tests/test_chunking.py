@@ -8,7 +8,7 @@ import pytest
 
 from ragmed.chunking import Chunker, SentenceChunker, chunk_document, make_chunker
 from ragmed.config import ChunkingSettings
-from ragmed.text import approx_tokens, split_sentences
+from ragmed.text import approx_tokens, points_back, split_sentences
 from ragmed.types import Document
 
 pytestmark = pytest.mark.unit
@@ -145,3 +145,12 @@ class TestSentenceChunkerEmbeddingTokenizer(ChunkerContract):
 
     def count(self, text: str) -> int:
         return int(self._count(text))
+
+
+def test_a_sentence_that_points_back_is_told_from_one_that_opens_with_a_like_word() -> None:
+    for back in ("It causes a rash.", "These are the cells that make insulin.", "If you do, you will need insulin.",
+                 "If you have it, your bone marrow makes too few cells.", "If not, see a doctor.", "Both kinds hurt."):
+        assert points_back(back), back
+    for plain in ("Itching is common.", "These days, a blood test can show it.", "Those with diabetes need care.",
+                  "If not treated, it spreads.", "If you have one of these symptoms, call 911.", "Thistle is a plant."):
+        assert not points_back(plain), plain

@@ -226,6 +226,10 @@ def test_a_sentence_pointing_back_on_a_page_about_one_kind_of_the_asked_conditio
                             question=question, conditions=conditions)
     assert "A blood test can show" in checked.text and "insulin" not in checked.text
     assert checked.off_topic >= 1
+    # Reworded so that it no longer points back, it is still what the page says of type 1 only.
+    for reworded in ("If you have diabetes, you will need to take insulin for the rest of your life [2].",
+                     "You will need to take insulin for the rest of your life [2]."):
+        assert checker.check(reworded, diabetes_pages, question=question, conditions=conditions).abstained, reworded
     # Said of type 1 by name, or right after a sentence naming it, it is the page's own and reads as such.
     named = checker.check("With type 1 diabetes, you will need to take insulin for the rest of your life [2].",
                           diabetes_pages, question=question, conditions=conditions)

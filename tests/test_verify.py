@@ -440,6 +440,9 @@ def test_a_claim_that_copies_a_sentence_but_changes_its_meaning_is_a_misquote(co
     linked = lambda text: {c.curie for c in concepts.link(text)}  # noqa: E731
     assert misquote("Lyme disease causes a painful rash on one side of the body.", evidence, named, "", linked)
     assert misquote("Herpes zoster causes a painful rash on one side of the body.", evidence, named, "", linked) is None
+    # Plain words the ontology does not know are rewording, not another subject; an opposite is a misquote.
+    assert misquote("The rash usually appears in a narrow strip around the waist.", evidence, named, "", linked) is None
+    assert misquote("Blood pressure is usually high in the morning.", "Blood pressure is usually low in the morning.")
 
 
 @pytest.mark.integration

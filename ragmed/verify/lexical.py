@@ -21,7 +21,7 @@ import numpy as np
 from ragmed.text import split_sentences, words
 from ragmed.verify.base import ClaimPair, Verdict
 
-_STOP = frozenset(["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "may", "me", "might", "more", "most", "must", "my", "myself", "our", "ours", "ourselves", "out", "over", "own", "same", "shall", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "one", "two", "per", "vs", "via", "among", "within", "whether", "thus", "however", "therefore", "on", "or", "nor", "no", "not", "never", "none", "neither", "without", "cannot", "although", "though", "yet", "even", "either", "study", "studies", "patients", "patient", "results", "result", "conclusion", "conclusions", "data", "using", "used", "use", "based"])
+_STOP = frozenset(["a", "about", "of", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "may", "me", "might", "more", "most", "must", "my", "myself", "our", "ours", "ourselves", "out", "over", "own", "same", "shall", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "one", "two", "per", "vs", "via", "among", "within", "whether", "thus", "however", "therefore", "on", "or", "nor", "no", "not", "never", "none", "neither", "without", "cannot", "although", "though", "yet", "even", "either", "study", "studies", "patients", "patient", "results", "result", "conclusion", "conclusions", "data", "using", "used", "use", "based"])
 _NEGATION = frozenset(["no", "not", "never", "none", "neither", "nor", "without", "cannot", "nonsignificant", "insignificant"])
 _NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)")
 
@@ -127,9 +127,12 @@ def contrast_conflict(claim: str, evidence: str) -> str | None:
 
 
 _TOKEN = re.compile(r"[\w'-]+")
+# Opposites a copied sentence may not exchange ("too high" for "too low"); not used to generate training pairs.
+_OPPOSITES: tuple[tuple[str, ...], ...] = (("high", "low"), ("fast", "slow"), ("large", "small"), ("hot", "cold"),
+                                            ("strong", "weak"))
 _PARTNERS: dict[str, frozenset[str]] = {
-    term: frozenset(other for group in CONTRASTS if term in group for other in group if other != term)
-    for group in CONTRASTS for term in group
+    term: frozenset(other for group in (*CONTRASTS, *_OPPOSITES) if term in group for other in group if other != term)
+    for group in (*CONTRASTS, *_OPPOSITES) for term in group
 }
 
 
@@ -160,8 +163,8 @@ def misquote(claim: str, evidence: str, named: Callable[[str], set[str]] | None 
     the sentence's words that another part of the evidence names ("scarring" where the sentence says
     "interstitial lung diseases"; ``named`` links conditions, and the condition the document is about, named in
     ``title``, may stand in for a word), or a phrase of two or more words that neither the evidence nor its title
-    uses put in place of the sentence's words, naming nothing the evidence names (``concepts`` links any ontology's
-    concepts): "The best way to prevent carbon monoxide poisoning is to limit your exposure" against "The best way
+    uses put in place of the sentence's words, naming a concept and none the evidence names (``concepts`` links any
+    ontology's concepts): "The best way to prevent carbon monoxide poisoning is to limit your exposure" against "The best way
     to prevent inhalation injuries is to limit your exposure". Rewording that keeps the meaning (a pronoun resolved,
     a synonym the ontology knows) passes.
     """
@@ -201,10 +204,11 @@ def misquote(claim: str, evidence: str, named: Callable[[str], set[str]] | None 
                     and named(" ".join(now)) - named(" ".join(was)) - named(title)):
                 return f"condition swapped: {' '.join(was)} -> {' '.join(now)}"
         new = [w for w in now if w not in _STOP and not w[0].isdigit()]
-        if (len(new) >= 2 and set(was) - _STOP and concepts is not None
-                and not {stem(w) for w in new} & (everywhere | {stem(t) for t in _TOKEN.findall(title.lower())})
-                and not concepts(" ".join(now)) & concepts(evidence + " " + title)):
-            return f"subject swapped: {' '.join(was)} -> {' '.join(now)}"
+        if (len(new) >= 2 and concepts is not None
+                and not {stem(w) for w in new} & (everywhere | {stem(t) for t in _TOKEN.findall(title.lower())})):
+            named_now = concepts(" ".join(now))
+            if named_now and not named_now & concepts(evidence + " " + title):
+                return f"subject swapped: {' '.join(was)} -> {' '.join(now)}"
     return None
 
 
