@@ -379,18 +379,40 @@ class CheckSession:
         return True
 
     def _borrowed(self, claim: str, index: int, said: str = "") -> bool:
-        """True when ``claim``, or ``said`` (the passage's sentence that states it), points back ("It ...", "If
-        you do, ...") on a page about a kind of the asked condition, and neither the claim nor the sentence before
-        it in the answer names that kind: on the type 1 diabetes page "If you do, you will need insulin for the
-        rest of your life" is said of type 1, which an answer about diabetes in children would state of all
-        diabetes, however it is reworded ("If you have diabetes, you will need insulin ...")."""
+        """True when, on a page about a kind of the asked condition, what the claim says is said of that kind
+        while the claim does not name it. On the type 1 diabetes page, under a question about diabetes in children,
+        "If you do, you will need insulin for the rest of your life" follows "A blood test can show if you have
+        diabetes": both the page's sentence and the claim point back to the page's kind. A claim pointing back
+        ("It ...", "If you do, ...") is the kind's unless the answer's last sentence that names its subject names
+        the kind; a claim backed by ``said``, a page sentence pointing back to a sentence about the page's condition,
+        is the kind's however it is reworded ("If you have diabetes, you will need insulin ..."), unless the claim
+        names the kind. A page sentence pointing back to something else ("Your liver is the largest organ inside
+        your body. It helps your body digest food.") lends nothing."""
         topic = self.checker.topic
         if topic is None or not self.conditions or not (points_back(claim) or points_back(said)):
             return False
         focus = self._focus_of(index)
-        if not topic.narrower(self.conditions, focus):
+        if not topic.narrower(self.conditions, focus) or topic.names(claim, focus):
             return False
-        return not topic.names(claim, focus) and not (self._kept and topic.names(self._kept[-1], focus))
+        if points_back(claim):
+            antecedent = next((k for k in reversed(self._kept) if not points_back(k)), "")
+            return not topic.names(antecedent, focus)
+        return self._about_the_page(self._before(said, index), index)
+
+    def _before(self, sentence: str, index: int) -> str:
+        """The sentence of passage ``index`` just before ``sentence`` ("" when it is the first or not found)."""
+        evidence = self._evidence[index]
+        at = evidence.find(sentence) if sentence else -1
+        spans = [(a, b) for a, b in split_sentences(evidence) if b <= at] if at > 0 else []
+        return evidence[spans[-1][0]:spans[-1][1]] if spans else ""
+
+    def _about_the_page(self, text: str, index: int) -> bool:
+        """Whether ``text`` names the page's condition or one above or below it ("diabetes" on the type 1 page)."""
+        topic = self.checker.topic
+        if topic is None or not text:
+            return False
+        focus = self._focus_of(index)
+        return any(topic.related(n, f) for n in topic.conditions(text) for f in focus)
 
     def _unnamed(self, text: str) -> str:
         """``text`` without the concepts the ontology links in it (the 2 of "type 2 diabetes" is not a number the
@@ -495,7 +517,10 @@ class CheckSession:
                 continue
             window = self._evidence[i][verdict.start:verdict.end]
             if (contradicts(requests[r][0], window) or self._names_other_condition(requests[r][0], i, window)
-                    or self._misquotes(requests[r][0], i) or self._borrowed(requests[r][0], i, _closest(requests[r][0], window))):
+                    or self._misquotes(requests[r][0], i)):
+                continue
+            if self._borrowed(requests[r][0], i, _closest(requests[r][0], window)):
+                self.out.off_topic += 1
                 continue
             current = best[r]
             rank = (self._on_focus(i), verdict.probability)

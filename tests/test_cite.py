@@ -228,8 +228,19 @@ def test_a_sentence_pointing_back_on_a_page_about_one_kind_of_the_asked_conditio
     assert checked.off_topic >= 1
     # Reworded so that it no longer points back, it is still what the page says of type 1 only.
     for reworded in ("If you have diabetes, you will need to take insulin for the rest of your life [2].",
-                     "You will need to take insulin for the rest of your life [2]."):
-        assert checker.check(reworded, diabetes_pages, question=question, conditions=conditions).abstained, reworded
+                     "You will need to take insulin for the rest of your life [2].",
+                     "Type 1 diabetes happens most often in children [2]. If you have diabetes, you will need to take "
+                     "insulin for the rest of your life [2]."):
+        reread = checker.check(reworded, diabetes_pages, question=question, conditions=conditions)
+        assert "insulin for the rest" not in reread.text, reworded
+    # A page sentence pointing back to something other than the page's condition lends the claim nothing: "It
+    # helps your body digest food" follows "Your liver is the largest organ inside your body" on the liver cancer
+    # page, under a question about liver diseases, of which liver cancer is one.
+    liver = medlineplus("0000560", 3)
+    asked = "What are liver diseases?"
+    organ = checker.check("The liver helps your body digest food, store energy, and remove poisons [1].", [liver],
+                          question=asked, conditions=topic.conditions(asked))
+    assert topic.narrower(topic.conditions(asked), topic.focus(liver)) and not organ.abstained
     # Said of type 1 by name, or right after a sentence naming it, it is the page's own and reads as such.
     named = checker.check("With type 1 diabetes, you will need to take insulin for the rest of your life [2].",
                           diabetes_pages, question=question, conditions=conditions)

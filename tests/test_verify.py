@@ -258,6 +258,11 @@ def test_paraphrases_the_page_states_keep_their_meaning_and_mirror_into_negative
     assert perturb.name_subject("It causes scarring in these organs.", "pelvic inflammatory disease") == \
         "Pelvic inflammatory disease causes scarring in these organs."
     assert perturb.name_subject("Its cause is unknown.", "gout") is None
+    # An item stated on its own keeps a heading that says what its list lists: a food is no symptom.
+    foods = "Complex carbohydrates include whole grain breads, starchy vegetables and legumes."
+    stated = {perturb.list_item_claim(foods, rng) for _ in range(60)}
+    headings = {claim.rsplit(" include ", 1)[0] for claim, label in filter(None, stated) if label}
+    assert headings and headings <= {"Complex carbohydrates", "They"}, headings
 
     doc = Document(id="medquad:X/1-1", source="medquad/X", title="What is (are) Gout ?",
                    text="Gout is a painful type of arthritis. It causes swelling in the big toe.",
@@ -443,6 +448,7 @@ def test_a_claim_that_copies_a_sentence_but_changes_its_meaning_is_a_misquote(co
     # Plain words the ontology does not know are rewording, not another subject; an opposite is a misquote.
     assert misquote("The rash usually appears in a narrow strip around the waist.", evidence, named, "", linked) is None
     assert misquote("Blood pressure is usually high in the morning.", "Blood pressure is usually low in the morning.")
+    assert misquote("Blood sugar can be too high or too low.", "Blood sugar can be too low or too high.") is None
 
 
 @pytest.mark.integration

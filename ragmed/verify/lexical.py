@@ -198,7 +198,9 @@ def misquote(claim: str, evidence: str, named: Callable[[str], set[str]] | None 
         for word in now:
             if word in _STOP or stem(word) in kept:
                 continue
-            if any(word in _PARTNERS.get(w, ()) for w in was):
+            partners = [w for w in was if word in _PARTNERS.get(w, ())]
+            # both words in the sentence and in the claim: reordered ("too high or too low"), not exchanged
+            if partners and not (word in source and all(w in said for w in partners)):
                 return f"contrast: {' '.join(was)} -> {' '.join(now)}"
             if (named is not None and stem(word) in everywhere and set(was) - _STOP
                     and named(" ".join(now)) - named(" ".join(was)) - named(title)):

@@ -181,6 +181,8 @@ def reverse_concepts(sentence: str, concepts: Sequence[Concept]) -> str | None:
 
 _HEADERS = ("Symptoms include", "Common symptoms include", "Signs and symptoms can include", "It can cause",
             "Possible causes include", "Treatments include", "Risk factors include", "They include")
+#: Words of a plain header that any list heading may leave out.
+_PLAIN_WORDS = frozenset({"include", "can", "common", "possible", "and", "they", "it"})
 
 
 def list_item_claim(sentence: str, rng: random.Random, foreign: Sequence[str] = ()) -> tuple[str, int] | None:
@@ -197,8 +199,16 @@ def list_item_claim(sentence: str, rng: random.Random, foreign: Sequence[str] = 
         if not candidates:
             return None
         return join_items(head, [rng.choice(candidates)], end), 0
-    header = head if rng.random() < 0.6 else rng.choice(_HEADERS)
+    header = head if rng.random() < 0.6 else _plain_header(rng.choice(_HEADERS), head)
     return join_items(header, [rng.choice(items)], end), 1
+
+
+def _plain_header(plain: str, head: str) -> str:
+    """``plain`` when it says what the list's own ``head`` lists ("Symptoms include" for "The symptoms can
+    include"; "They include" for any list), else ``head``: an item of a list of foods is no symptom."""
+    said = {word.rstrip("s") for word in re.findall(r"[a-z]+", head.lower())}
+    needed = {word.rstrip("s") for word in re.findall(r"[a-z]+", plain.lower())} - _PLAIN_WORDS
+    return plain if needed <= said else head
 
 
 def list_subset(sentence: str, rng: random.Random) -> str | None:
