@@ -397,7 +397,7 @@ class CheckSession:
         if points_back(claim):
             antecedent = next((k for k in reversed(self._kept) if not points_back(k)), "")
             return not topic.names(antecedent, focus)
-        return self._about_the_page(self._before(said, index), index)
+        return topic.mentions(self._before(said, index), focus)
 
     def _before(self, sentence: str, index: int) -> str:
         """The sentence of passage ``index`` just before ``sentence`` ("" when it is the first or not found)."""
@@ -405,14 +405,6 @@ class CheckSession:
         at = evidence.find(sentence) if sentence else -1
         spans = [(a, b) for a, b in split_sentences(evidence) if b <= at] if at > 0 else []
         return evidence[spans[-1][0]:spans[-1][1]] if spans else ""
-
-    def _about_the_page(self, text: str, index: int) -> bool:
-        """Whether ``text`` names the page's condition or one above or below it ("diabetes" on the type 1 page)."""
-        topic = self.checker.topic
-        if topic is None or not text:
-            return False
-        focus = self._focus_of(index)
-        return any(topic.related(n, f) for n in topic.conditions(text) for f in focus)
 
     def _unnamed(self, text: str) -> str:
         """``text`` without the concepts the ontology links in it (the 2 of "type 2 diabetes" is not a number the

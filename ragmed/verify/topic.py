@@ -165,6 +165,12 @@ class TopicJudge:
         """True when ``a`` and ``b`` are the same condition or one lies above the other."""
         return a == b or a in self._ancestors(b) or b in self._ancestors(a)
 
+    def mentions(self, text: str, focus: Iterable[str]) -> bool:
+        """True when ``text`` names a condition of ``focus`` or one above or below it ("diabetes" for the type 1
+        page's focus)."""
+        focus = list(focus)
+        return any(self.related(n, f) for n in self.conditions(text) for f in focus)
+
     def off_topic(self, question: Iterable[str], passage: Passage, claim: str) -> bool:
         """True when the passage is about other conditions than the question asks and the claim does not
         name them. Without conditions on either side there is nothing to judge (False)."""
